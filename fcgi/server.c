@@ -1,0 +1,2 @@
+/* PLACEHOLDER */
+typedef int berth_placeholder_server;

@@ -1,0 +1,134 @@
+/*
+ * config.h - the one configuration of every Berth program.
+ *
+ * One config.yaml, Station-compatible where Station has the key (workspace,
+ * ai_provider, ai_model, debug, local_mode, cloudship: with oauth:), plus
+ * Berth's own sections. A single table in config.c (key, type, default,
+ * bounds, environment override, secret, reloadable) drives parsing,
+ * validation, defaults and config_show(); add a key there and here only.
+ *
+ * Ownership: config_load() returns a struct config the caller owns and frees
+ * with config_free(); every string and list inside it belongs to it. Strings
+ * are never NULL after a successful load (an unset string is "").
+ */
+#ifndef BERTH_CONFIG_H
+#define BERTH_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "err.h"
+
+/* A list of strings (YAML sequence of scalars). Owned by its struct config. */
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+struct config_oauth {
+	bool enabled;
+	char *client_id;
+	char *client_secret; /* secret */
+	char *auth_url;
+	char *token_url;
+	char *introspect_url;
+	char *redirect_uri;
+	struct strlist scopes;
+};
+
+struct config_cloudship {
+	bool enabled;
+	char *registration_key; /* secret; env CLOUDSHIP_REGISTRATION_KEY */
+	char *endpoint;         /* env CLOUDSHIP_ENDPOINT */
+	bool use_tls;
+	bool skip_tls_verify;
+	char *name;             /* env CLOUDSHIP_STATION_NAME */
+	struct strlist tags;
+	char *base_url;
+	char *org_id;           /* Berth: org for OAuth scoping when known */
+	struct config_oauth oauth;
+};
+
+struct config {
+	char *path; /* file loaded, or "" when only defaults and env applied */
+
+	/* Station's top-level keys. */
+	char *workspace;
+	char *ai_provider;
+	char *ai_model;
+	bool debug;
+	bool local_mode;
+	struct config_cloudship cloudship;
+
+	/* Berth's own keys. */
+	struct {
+		char *url;           /* secret (may hold a password); env DATABASE_URL */
+		int connect_timeout; /* seconds */
+	} database;
+	struct {
+		char *public_url;              /* the public base URL, no trailing / */
+		struct strlist allowed_origins;
+		struct strlist allowed_hosts;
+	} http;
+	struct {
+		char *listen;  /* unix:PATH or HOST:PORT; "" = inherited socket */
+		int workers;
+	} fcgi;
+	struct {
+		int ttl_days;             /* env TS_MCP_SESSION_TTL_DAYS */
+		int mcp_idle_timeout;     /* seconds */
+		int mcp_absolute_timeout; /* seconds */
+	} sessions;
+	struct {
+		int audit_days;
+		int runs_days;
+	} retention;
+	struct {
+		char *base_url;
+		char *login_path;
+		char *login_method;
+		char *username_field;
+		char *password_field;
+		char *api_key_field;  /* dotted path into the JSON response */
+		char *api_key_header; /* header that carries the key upstream */
+		int timeout;          /* seconds */
+	} upstream;
+	char *agents_dir;             /* "" = <workspace>/environments */
+	struct strlist environments;
+};
+
+/*
+ * Where the config lives when no path is given: $BERTH_CONFIG, else
+ * /etc/berth/config.yaml. Static string or getenv() pointer; do not free.
+ */
+const char *config_default_path(void);
+
+/*
+ * Loads path (or config_default_path() when path is NULL; a missing default
+ * file is not an error, a missing explicit file is), expands ${VAR} and
+ * ${VAR:-default} in scalars, applies defaults and environment overrides and
+ * validates every key. On OK *out is set. *diag, when diag is not NULL,
+ * receives a malloc'ed text the caller frees (or NULL when there is nothing
+ * to say): one line per problem, "FILE:LINE: KEY: message", errors prefixed
+ * "error: " and warnings (unknown keys) "warning: ". On error *out is NULL
+ * and the return is ERR_CONFIG (bad file), ERR_IO (unreadable), ERR_TOO_BIG
+ * or ERR_NOMEM.
+ */
+berr config_load(const char *path, struct config **out, char **diag)
+    __attribute__((warn_unused_result));
+
+/* As config_load(), from a buffer; name is used in messages only. */
+berr config_load_buffer(const char *name, const char *text, size_t len,
+    struct config **out, char **diag) __attribute__((warn_unused_result));
+
+/* Frees cfg and everything it owns. NULL is fine. */
+void config_free(struct config *cfg);
+
+/*
+ * Prints the effective configuration as YAML to out, secrets masked as their
+ * first 6 characters at most ("sk-abc…"), the database URL's password masked.
+ */
+void config_show(const struct config *cfg, FILE *out);
+
+#endif

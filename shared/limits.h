@@ -1,0 +1,30 @@
+/*
+ * limits.h - every cap on input that grows from a client, in one place.
+ *
+ * The web server configs in conf/ set their own edge limits a little above
+ * these, so that Berth itself answers with a JSON error; see conf/nginx and
+ * conf/apache. Change a cap here, not at the point of use.
+ */
+#ifndef BERTH_LIMITS_H
+#define BERTH_LIMITS_H
+
+/* Largest request body berth-fcgi reads (413 above it). */
+#define LIMIT_BODY_BYTES (1024 * 1024)
+/* Largest request body before authentication (login, unauthenticated /mcp). */
+#define LIMIT_BODY_BYTES_UNAUTH (64 * 1024)
+/* Largest single HTTP header value passed by the web server (431 above). */
+#define LIMIT_HEADER_BYTES (8 * 1024)
+/* Largest sum of all HTTP_* parameters of one request (431 above). */
+#define LIMIT_HEADERS_TOTAL_BYTES (32 * 1024)
+/* Longest request path routed (414 above). */
+#define LIMIT_PATH_BYTES 2048
+/* Largest response body produced in memory. */
+#define LIMIT_RESPONSE_BYTES (4 * 1024 * 1024)
+/* Largest config.yaml read. */
+#define LIMIT_CONFIG_BYTES (1024 * 1024)
+/* Largest single migration file read. */
+#define LIMIT_MIGRATION_BYTES (4 * 1024 * 1024)
+/* Most berth-fcgi workers one parent runs. */
+#define LIMIT_WORKERS 256
+
+#endif
