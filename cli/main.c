@@ -1,4 +1,79 @@
-/* PLACEHOLDER */
+/*
+ * main.c - berth, the command-line tool: dispatches to cli/cmd_*.c.
+ *
+ * Global options come before the subcommand: berth [--config FILE] CMD ...
+ */
+#include <stdio.h>
 #include <string.h>
+
+#include "autoconf.h"
 #include "cmd.h"
-int main(int argc, char **argv) { if (argc > 1 && !strcmp(argv[1], "config")) return cmd_config(argc - 1, argv + 1, NULL); if (argc > 1 && !strcmp(argv[1], "migrate")) return cmd_migrate(argc - 1, argv + 1, NULL); return 2; }
+#include "log.h"
+
+static void
+main_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: berth [--config FILE] COMMAND [ARGS]\n"
+	    "\n"
+	    "commands:\n"
+	    "  config check [FILE]   validate a config file\n"
+	    "  config show           print the effective config, secrets "
+	    "masked\n"
+	    "  migrate [--status] [--sql-dir DIR]\n"
+	    "                        apply pending database migrations\n"
+	    "  version               print the version\n"
+	    "\n"
+	    "The config file is FILE, else $BERTH_CONFIG, else "
+	    "/etc/berth/config.yaml.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	int i = 1;
+
+	log_init("berth", LOG_LVL_WARN);
+	while (i < argc && argv[i][0] == '-') {
+		if ((strcmp(argv[i], "--config") == 0 ||
+		        strcmp(argv[i], "-c") == 0) &&
+		    i + 1 < argc) {
+			config_path = argv[i + 1];
+			i += 2;
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			config_path = argv[i] + 9;
+			i++;
+		} else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			main_usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			printf("berth %s\n", PACKAGE_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "berth: unknown option %s\n", argv[i]);
+			main_usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[i], "config") == 0)
+		return cmd_config(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "migrate") == 0)
+		return cmd_migrate(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "version") == 0) {
+		printf("berth %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		main_usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "berth: unknown command %s\n", argv[i]);
+	main_usage(stderr);
+	return 2;
+}

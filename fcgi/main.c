@@ -1,1 +1,237 @@
-int main(void) { return 1; }
+/*
+ * main.c - berth-fcgi: the stateless FastCGI responder.
+ *
+ * Start-up: load the config (a bad one stops us before anything listens),
+ * open or inherit the socket, drop privileges, write the pid file, then let
+ * server.c supervise the workers. Each worker owns one database connection
+ * (opened lazily, so a database that is down at start-up only makes
+ * /healthz answer 503) and answers requests one at a time.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "autoconf.h"
+#include "config.h"
+#include "db.h"
+#include "log.h"
+#include "request.h"
+#include "router.h"
+#include "server.h"
+
+static const struct config *main_cfg;
+
+static void
+main_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: berth-fcgi [--config FILE] [--listen unix:PATH|HOST:PORT]\n"
+	    "                  [--workers N] [--pidfile FILE] [--user USER]\n"
+	    "                  [--socket-mode OCTAL]\n"
+	    "Without --listen, serves the socket passed by systemd "
+	    "(LISTEN_FDS)\n"
+	    "or on fd 0 (spawn-fcgi, mod_fcgid), else fcgi.listen from the "
+	    "config.\n");
+}
+
+/* The body of one worker process: accept, route, answer, repeat. */
+static int
+main_worker(int fd, void *arg)
+{
+	struct worker_ctx ctx = { .cfg = main_cfg, .db = NULL };
+	FCGX_Request fcgx;
+	struct request req;
+	int status = 0;
+
+	(void)arg;
+	if (FCGX_Init() != 0) {
+		log_error("FCGX_Init failed");
+		return 1;
+	}
+	if (FCGX_InitRequest(&fcgx, fd, 0) != 0) {
+		log_error("FCGX_InitRequest failed");
+		return 1;
+	}
+	ctx.db =
+	    db_new(main_cfg->database.url, main_cfg->database.connect_timeout);
+	if (ctx.db == NULL || router_init(&ctx) != OK) {
+		log_error("worker initialisation failed");
+		status = 1;
+		goto out;
+	}
+	/* Connect now so the first request does not pay for it; failure is
+	 * fine here, db_exec() reconnects. */
+	(void)!db_connect(ctx.db);
+
+	for (;;) {
+		server_worker_busy(0);
+		if (server_worker_stopping())
+			break;
+		if (FCGX_Accept_r(&fcgx) < 0)
+			break;
+		server_worker_busy(1);
+		if (request_init(&req, &fcgx) == OK)
+			router_dispatch(&ctx, &req);
+		else if (!req.replied)
+			request_reply_error(&req, 400, "bad_request",
+			    "malformed request", NULL);
+		request_release(&req);
+		FCGX_Finish_r(&fcgx);
+	}
+out:
+	db_free(ctx.db);
+	return status;
+}
+
+/* Writes our pid to path, created 0644 and replaced atomically. */
+static int
+main_write_pidfile(const char *path)
+{
+	char tmp[4096], buf[32];
+	int fd, n;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -1;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n || close(fd) != 0)
+		return -1;
+	return rename(tmp, path);
+}
+
+/* As root, becomes user (and its groups). Returns 0 or -1 (logged). */
+static int
+main_drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user == NULL || *user == '\0')
+		return 0;
+	if (geteuid() != 0) {
+		log_warn("--user %s ignored: not running as root", user);
+		return 0;
+	}
+	if ((pw = getpwnam(user)) == NULL) {
+		log_error("--user %s: no such user", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_error("cannot become %s: %s", user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "socket-mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *listen = NULL, *pidfile = NULL;
+	const char *user = NULL;
+	struct config *cfg = NULL;
+	char *diag = NULL, *end;
+	long workers = 0, mode = 0660;
+	int c, fd, status;
+	berr rc;
+
+	log_init("berth-fcgi", LOG_LVL_INFO);
+	while (
+	    (c = getopt_long(argc, argv, "c:l:w:p:u:m:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'p': pidfile = optarg; break;
+		case 'u': user = optarg; break;
+		case 'w':
+			errno = 0;
+			workers = strtol(optarg, &end, 10);
+			if (errno || *end || workers < 1 || workers > 256) {
+				fprintf(stderr,
+				    "berth-fcgi: --workers must be "
+				    "1..256\n");
+				return 2;
+			}
+			break;
+		case 'm':
+			errno = 0;
+			mode = strtol(optarg, &end, 8);
+			if (errno || *end || mode < 0 || mode > 0777) {
+				fprintf(stderr,
+				    "berth-fcgi: --socket-mode must "
+				    "be octal, e.g. 0660\n");
+				return 2;
+			}
+			break;
+		case 'h': main_usage(stdout); return 0;
+		case 'V': printf("berth-fcgi %s\n", PACKAGE_VERSION); return 0;
+		default: main_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		main_usage(stderr);
+		return 2;
+	}
+
+	rc = config_load(config_path, &cfg, &diag);
+	if (diag != NULL)
+		fputs(diag, stderr);
+	free(diag);
+	if (rc != OK) {
+		log_error("not starting: configuration %s is invalid (%s)",
+		    config_path ? config_path : config_default_path(),
+		    err_str(rc));
+		return 1;
+	}
+	if (cfg->debug)
+		log_set_level(LOG_LVL_DEBUG);
+	main_cfg = cfg;
+	if (listen == NULL && cfg->fcgi.listen[0] != '\0')
+		listen = cfg->fcgi.listen;
+	if (workers == 0)
+		workers = cfg->fcgi.workers;
+
+	if (server_listen(listen, (mode_t)mode, &fd) != OK) {
+		config_free(cfg);
+		return 1;
+	}
+	if (main_drop_privileges(user) != 0) {
+		config_free(cfg);
+		return 1;
+	}
+	if (pidfile != NULL && main_write_pidfile(pidfile) != 0) {
+		log_error(
+		    "cannot write pid file %s: %s", pidfile, strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	log_info(
+	    "berth-fcgi %s starting %ld workers", PACKAGE_VERSION, workers);
+	status = server_run(fd, (int)workers, main_worker, NULL);
+	if (pidfile != NULL)
+		(void)unlink(pidfile);
+	if (listen != NULL && strncmp(listen, "unix:", 5) == 0)
+		(void)unlink(listen + 5);
+	config_free(cfg);
+	return status;
+}

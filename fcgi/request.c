@@ -1,2 +1,313 @@
-/* PLACEHOLDER */
-typedef int berth_placeholder_request;
+/*
+ * request.c - see request.h. Caps come from shared/limit.h only.
+ */
+#include "request.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "limit.h"
+#include "log.h"
+
+/* How much of an unwanted body we are willing to drain to keep a kept-alive
+ * FastCGI connection usable; beyond it libfcgi closes the connection. */
+#define DRAIN_MAX (4 * LIMIT_BODY_BYTES)
+
+const char *
+request_status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 406: return "Not Acceptable";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return "Unknown";
+	}
+}
+
+/* A client-supplied request id is kept only when short and plain. */
+static bool
+request_id_sane(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || *s == '\0' || strlen(s) > 32)
+		return false;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		        (c >= 'A' && c <= 'Z') || c == '-' || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+static void
+request_new_id(char *out, size_t size)
+{
+	unsigned char raw[8];
+	size_t i;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		memset(raw, 0, sizeof(raw));
+	for (i = 0; i < sizeof(raw) && 2 * i + 2 < size; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+/* Parses CONTENT_LENGTH strictly: digits only, no overflow. -1 if absent,
+ * -2 if malformed. */
+static long
+request_parse_length(const char *s)
+{
+	long v = 0;
+
+	if (s == NULL || *s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -2;
+		if (v > (LONG_MAX - 9) / 10)
+			return -2;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+berr
+request_init(struct request *req, FCGX_Request *fcgx)
+{
+	const char *uri, *q;
+	size_t total = 0, plen;
+	char **e;
+
+	memset(req, 0, sizeof(*req));
+	req->fcgx = fcgx;
+	req->method = FCGX_GetParam("REQUEST_METHOD", fcgx->envp);
+	if (req->method == NULL)
+		req->method = "GET";
+	req->remote_addr = FCGX_GetParam("REMOTE_ADDR", fcgx->envp);
+	if (req->remote_addr == NULL)
+		req->remote_addr = "";
+	if (request_id_sane(request_param(req, "HTTP_X_REQUEST_ID")))
+		snprintf(req->request_id, sizeof(req->request_id), "%s",
+		    request_param(req, "HTTP_X_REQUEST_ID"));
+	else
+		request_new_id(req->request_id, sizeof(req->request_id));
+
+	uri = FCGX_GetParam("REQUEST_URI", fcgx->envp);
+	if (uri == NULL || *uri == '\0')
+		uri = FCGX_GetParam("DOCUMENT_URI", fcgx->envp);
+	if (uri == NULL || *uri == '\0')
+		uri = "/";
+	q = strchr(uri, '?');
+	plen = q ? (size_t)(q - uri) : strlen(uri);
+	req->query = q ? q + 1 : "";
+	if (plen > LIMIT_PATH_BYTES) {
+		snprintf(req->path, sizeof(req->path), "/");
+		request_reply_error(req, 414, "uri_too_long",
+		    "request path exceeds the limit", NULL);
+		return ERR_TOO_BIG;
+	}
+	memcpy(req->path, uri, plen);
+	req->path[plen] = '\0';
+
+	for (e = fcgx->envp; e != NULL && *e != NULL; e++) {
+		size_t len;
+
+		if (strncmp(*e, "HTTP_", 5) != 0)
+			continue;
+		len = strlen(*e);
+		total += len;
+		if (len > LIMIT_HEADER_BYTES + 64 ||
+		    total > LIMIT_HEADERS_TOTAL_BYTES) {
+			request_reply_error(req, 431, "headers_too_large",
+			    "request headers exceed the limit", NULL);
+			return ERR_TOO_BIG;
+		}
+	}
+
+	req->content_length =
+	    request_parse_length(FCGX_GetParam("CONTENT_LENGTH", fcgx->envp));
+	if (req->content_length == -2) {
+		req->content_length = -1;
+		request_reply_error(
+		    req, 400, "bad_request", "malformed Content-Length", NULL);
+		return ERR_INVALID;
+	}
+	if (req->content_length > LIMIT_BODY_BYTES) {
+		char msg[96];
+
+		snprintf(msg, sizeof(msg), "request body exceeds %d bytes",
+		    LIMIT_BODY_BYTES);
+		request_reply_error(req, 413, "payload_too_large", msg, NULL);
+		return ERR_TOO_BIG;
+	}
+	return OK;
+}
+
+berr
+request_read_body(struct request *req, size_t cap)
+{
+	size_t want, size, len = 0;
+	char *buf = NULL, *nbuf;
+	int n;
+
+	if (req->body != NULL)
+		return OK;
+	if (req->content_length > 0 && (size_t)req->content_length > cap)
+		goto too_big;
+	/* Without a declared length read until EOF, never past cap + 1. */
+	size =
+	    req->content_length >= 0 ? (size_t)req->content_length + 1 : 4096;
+	if ((buf = malloc(size)) == NULL)
+		goto nomem;
+	for (;;) {
+		if (len + 1 >= size) {
+			if (size > cap + 1)
+				goto too_big;
+			size = size * 2 > cap + 2 ? cap + 2 : size * 2;
+			if ((nbuf = realloc(buf, size)) == NULL)
+				goto nomem;
+			buf = nbuf;
+		}
+		want = size - len - 1;
+		n = FCGX_GetStr(buf + len, (int)want, req->fcgx->in);
+		if (n < 0 || FCGX_GetError(req->fcgx->in) != 0) {
+			free(buf);
+			request_reply_error(req, 400, "bad_request",
+			    "request body could not be read", NULL);
+			return ERR_IO;
+		}
+		len += (size_t)n;
+		if (len > cap)
+			goto too_big;
+		if ((size_t)n < want)
+			break;
+	}
+	buf[len] = '\0';
+	req->body = buf;
+	req->body_len = len;
+	return OK;
+too_big:
+	free(buf);
+	{
+		char msg[96];
+
+		snprintf(
+		    msg, sizeof(msg), "request body exceeds %zu bytes", cap);
+		request_reply_error(req, 413, "payload_too_large", msg, NULL);
+	}
+	return ERR_TOO_BIG;
+nomem:
+	free(buf);
+	request_reply_error(req, 500, "internal_error", "out of memory", NULL);
+	return ERR_NOMEM;
+}
+
+const char *
+request_param(const struct request *req, const char *name)
+{
+	return FCGX_GetParam(name, req->fcgx->envp);
+}
+
+void
+request_reply(struct request *req, int status, const char *content_type,
+    const char *body, size_t len, const char *extra_headers)
+{
+	if (req->replied) {
+		log_error("bug: second reply to request %s (status %d)",
+		    req->request_id, status);
+		return;
+	}
+	req->replied = true;
+	FCGX_FPrintF(req->fcgx->out,
+	    "Status: %d %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "%s"
+	    "\r\n",
+	    status, request_status_text(status), content_type, len,
+	    req->request_id, extra_headers ? extra_headers : "");
+	if (len > 0 && strcmp(req->method, "HEAD") != 0)
+		FCGX_PutStr(body, (int)len, req->fcgx->out);
+}
+
+void
+request_reply_json(struct request *req, int status, struct json_object *obj,
+    const char *extra_headers)
+{
+	size_t len = 0;
+	const char *text = json_object_to_json_string_length(
+	    obj, JSON_C_TO_STRING_PLAIN, &len);
+
+	if (text == NULL) {
+		static const char oom[] = "{\"error\":\"internal_error\","
+		                          "\"message\":\"out of memory\"}";
+		request_reply(
+		    req, 500, "application/json", oom, sizeof(oom) - 1, NULL);
+		return;
+	}
+	request_reply(
+	    req, status, "application/json", text, len, extra_headers);
+}
+
+void
+request_reply_error(struct request *req, int status, const char *code,
+    const char *message, const char *extra_headers)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o != NULL) {
+		json_object_object_add(
+		    o, "error", json_object_new_string(code));
+		json_object_object_add(
+		    o, "message", json_object_new_string(message));
+		json_object_object_add(
+		    o, "request_id", json_object_new_string(req->request_id));
+	}
+	request_reply_json(req, status, o, extra_headers);
+	json_object_put(o);
+}
+
+void
+request_release(struct request *req)
+{
+	char sink[8192];
+	size_t drained = 0;
+	int n;
+
+	if (req->fcgx != NULL && req->body == NULL &&
+	    req->content_length != 0) {
+		while (drained < DRAIN_MAX &&
+		    (n = FCGX_GetStr(sink, sizeof(sink), req->fcgx->in)) > 0)
+			drained += (size_t)n;
+	}
+	free(req->body);
+	req->body = NULL;
+	req->body_len = 0;
+}

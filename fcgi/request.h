@@ -1,1 +1,81 @@
-/* PLACEHOLDER */
+/*
+ * request.h - one FastCGI request as berth-fcgi's handlers see it, and the
+ * helpers that answer it.
+ *
+ * A struct request borrows its FCGX_Request and every string in it from
+ * libfcgi (valid until FCGX_Finish_r); only body is owned by the request and
+ * freed by request_release(). Every answer goes through request_reply*() so
+ * status line, Content-Type, Content-Length, Cache-Control and X-Request-Id
+ * are always present and a handler cannot answer twice.
+ */
+#ifndef BERTH_FCGI_REQUEST_H
+#define BERTH_FCGI_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <fcgiapp.h>
+#include <json-c/json.h>
+
+#include "err.h"
+
+struct request {
+	FCGX_Request *fcgx;
+	const char *method;      /* "GET", ... never NULL */
+	char path[2048 + 1];     /* REQUEST_URI up to '?', never empty */
+	const char *query;       /* after '?', or "" */
+	const char *remote_addr; /* or "" */
+	long content_length;     /* -1 when the web server gave none */
+	char request_id[33];     /* X-Request-Id (client's if sane) */
+	char *body;              /* owned; NUL-terminated; NULL until read */
+	size_t body_len;
+	bool replied;
+};
+
+/*
+ * Fills req from fcgx and checks the request-wide caps of limit.h: path
+ * length, each header and all headers together, declared body size. On a
+ * violation it answers (414, 431 or 413 with a JSON body) itself and
+ * returns ERR_TOO_BIG; the caller must then only request_release().
+ */
+berr request_init(struct request *req, FCGX_Request *fcgx)
+    __attribute__((warn_unused_result));
+
+/*
+ * Reads the body (at most cap bytes) into req->body. Answers 413 itself and
+ * returns ERR_TOO_BIG when there is more; ERR_IO when the stream breaks
+ * (answered 400); ERR_NOMEM (answered 500).
+ */
+berr request_read_body(struct request *req, size_t cap)
+    __attribute__((warn_unused_result));
+
+/* An HTTP request header by its CGI name ("HTTP_AUTHORIZATION"), or NULL. */
+const char *request_param(const struct request *req, const char *name);
+
+/*
+ * Answers with status and body (len bytes, may be 0). extra_headers, when
+ * not NULL, is one or more "Name: value\r\n" lines. A second reply is
+ * ignored and logged as a bug.
+ */
+void request_reply(struct request *req, int status, const char *content_type,
+    const char *body, size_t len, const char *extra_headers);
+
+/* Answers with obj serialised as JSON. Takes no ownership of obj. */
+void request_reply_json(struct request *req, int status,
+    struct json_object *obj, const char *extra_headers);
+
+/*
+ * Answers {"error": code, "message": message, "request_id": id} with status.
+ * code is a short snake_case word ("not_found").
+ */
+void request_reply_error(struct request *req, int status, const char *code,
+    const char *message, const char *extra_headers);
+
+/* Drains what remains of the body so a kept-alive connection stays in step,
+ * and frees what the request owns. */
+void request_release(struct request *req);
+
+/* The reason phrase of an HTTP status ("Not Found"). */
+const char *request_status_text(int status);
+
+#endif

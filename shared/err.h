@@ -16,7 +16,7 @@ typedef enum berr {
 	ERR_DB_DOWN,   /* database unreachable: callers answer 503 */
 	ERR_DB,        /* database answered with an error */
 	ERR_INVALID,   /* caller or client input is malformed */
-	ERR_TOO_BIG,   /* input exceeds a cap from limits.h */
+	ERR_TOO_BIG,   /* input exceeds a cap from limit.h */
 	ERR_NOT_FOUND, /* the thing asked for does not exist */
 	ERR_DENIED,    /* authentication or authorization refused */
 	ERR_CONFLICT,  /* state does not allow the operation */

@@ -59,13 +59,13 @@ log_emit(enum log_level level, const char *fmt, va_list ap)
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
-#define LOG_FN(fn, lvl)                      \
-	void fn(const char *fmt, ...)        \
-	{                                    \
-		va_list ap;                  \
-		va_start(ap, fmt);           \
-		log_emit(lvl, fmt, ap);      \
-		va_end(ap);                  \
+#define LOG_FN(fn, lvl)                 \
+	void fn(const char *fmt, ...)   \
+	{                               \
+		va_list ap;             \
+		va_start(ap, fmt);      \
+		log_emit(lvl, fmt, ap); \
+		va_end(ap);             \
 	}
 LOG_FN(log_error, LOG_LVL_ERROR)
 LOG_FN(log_warn, LOG_LVL_WARN)

@@ -1,12 +1,12 @@
 /*
- * limits.h - every cap on input that grows from a client, in one place.
+ * limit.h - every cap on input that grows from a client, in one place.
  *
  * The web server configs in conf/ set their own edge limits a little above
  * these, so that Berth itself answers with a JSON error; see conf/nginx and
  * conf/apache. Change a cap here, not at the point of use.
  */
-#ifndef BERTH_LIMITS_H
-#define BERTH_LIMITS_H
+#ifndef BERTH_LIMIT_H
+#define BERTH_LIMIT_H
 
 /* Largest request body berth-fcgi reads (413 above it). */
 #define LIMIT_BODY_BYTES (1024 * 1024)
