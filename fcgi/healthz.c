@@ -3,6 +3,8 @@
  */
 #include "healthz.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "autoconf.h"
@@ -34,6 +36,7 @@ healthz_handle(struct worker_ctx *ctx, struct request *req)
 	struct json_object *o = json_object_new_object();
 	PGresult *res = NULL;
 	struct timespec t0;
+	char ms[32];
 	berr rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -52,8 +55,9 @@ healthz_handle(struct worker_ctx *ctx, struct request *req)
 		    o, "status", json_object_new_string("ok"));
 		json_object_object_add(
 		    o, "database", json_object_new_string("ok"));
+		snprintf(ms, sizeof(ms), "%.3f", healthz_ms_since(&t0));
 		json_object_object_add(o, "database_ms",
-		    json_object_new_double(healthz_ms_since(&t0)));
+		    json_object_new_double_s(strtod(ms, NULL), ms));
 		request_reply_json(req, 200, o, NULL);
 	} else {
 		json_object_object_add(

@@ -236,13 +236,17 @@ void
 request_reply(struct request *req, int status, const char *content_type,
     const char *body, size_t len, const char *extra_headers)
 {
+	char head[2048];
+	int n;
+
 	if (req->replied) {
 		log_error("bug: second reply to request %s (status %d)",
 		    req->request_id, status);
 		return;
 	}
 	req->replied = true;
-	FCGX_FPrintF(req->fcgx->out,
+	/* libfcgi's own printf knows no %zu: format here, write once. */
+	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
@@ -253,6 +257,15 @@ request_reply(struct request *req, int status, const char *content_type,
 	    "\r\n",
 	    status, request_status_text(status), content_type, len,
 	    req->request_id, extra_headers ? extra_headers : "");
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		log_error("bug: response head too long (request %s)",
+		    req->request_id);
+		n = snprintf(head, sizeof(head),
+		    "Status: 500 Internal Server Error\r\n"
+		    "Content-Length: 0\r\n\r\n");
+		len = 0;
+	}
+	FCGX_PutStr(head, n, req->fcgx->out);
 	if (len > 0 && strcmp(req->method, "HEAD") != 0)
 		FCGX_PutStr(body, (int)len, req->fcgx->out);
 }
