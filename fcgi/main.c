@@ -215,13 +215,14 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
-	if (main_drop_privileges(user) != 0) {
-		config_free(cfg);
-		return 1;
-	}
+	/* Before dropping privileges, so the pid file may live in /run. */
 	if (pidfile != NULL && main_write_pidfile(pidfile) != 0) {
 		log_error(
 		    "cannot write pid file %s: %s", pidfile, strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	if (main_drop_privileges(user) != 0) {
 		config_free(cfg);
 		return 1;
 	}
