@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# test_db.sh - runs tests/unit/test_db against a private PostgreSQL.
+#
+# `make check` runs this with BERTH_SRCDIR and BERTH_BUILDDIR set. It starts
+# a cluster of its own with scripts/berth-stack (--db-only) in a temporary
+# folder, runs the suite with DATABASE_URL pointing at it, and stops and
+# removes the cluster on every way out (trap). Exits 77 (skipped) when the
+# PostgreSQL server programs are not installed. BERTH_TEST_WRAPPER, when set,
+# is put before the test program, e.g.
+#   BERTH_TEST_WRAPPER="valgrind --leak-check=full --error-exitcode=1"
+set -euo pipefail
+
+src=${BERTH_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+build=${BERTH_BUILDDIR:-$src}
+stack="$src/scripts/berth-stack"
+bin="$build/tests/unit/test_db"
+
+if ! command -v initdb >/dev/null 2>&1 &&
+	! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+	echo "SKIP: PostgreSQL server programs not installed (scripts/install-deps)"
+	exit 77
+fi
+[ -x "$bin" ] || { echo "FAIL: $bin not built"; exit 1; }
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/berth-test-db.XXXXXX")
+# Reachable by the unprivileged user berth-stack runs PostgreSQL as when we
+# are root; otherwise it would put the cluster elsewhere, outside our trap.
+chmod 0755 "$dir"
+
+cleanup() {
+	local rc=$?
+	if ! "$stack" down --dir "$dir" >"$dir.down.log" 2>&1; then
+		echo "WARN: berth-stack down failed:" >&2
+		cat "$dir.down.log" >&2
+	fi
+	rm -rf "$dir" "$dir.down.log"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! out=$("$stack" up --db-only --dir "$dir"); then
+	echo "FAIL: berth-stack up --db-only failed"
+	exit 1
+fi
+DATABASE_URL=$(printf '%s\n' "$out" | sed -n 's/^DATABASE_URL=//p' | tail -n 1)
+if [ -z "$DATABASE_URL" ]; then
+	echo "FAIL: berth-stack printed no DATABASE_URL"
+	exit 1
+fi
+export DATABASE_URL
+export BERTH_SQL_DIR="$src/sql"
+
+# Word splitting of the wrapper is wanted: it is a command with options.
+# shellcheck disable=SC2086
+${BERTH_TEST_WRAPPER:-} "$bin"
