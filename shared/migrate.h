@@ -24,13 +24,16 @@ const char *migrate_default_dir(void);
  * how many were applied now. On error, err (may be NULL) receives a message
  * naming the file, and the failing migration's transaction is rolled back;
  * earlier ones stay applied. Returns OK, ERR_IO (dir or file unreadable),
- * ERR_INVALID (bad file name, duplicate version), ERR_CONFLICT (checksum
- * mismatch), ERR_DB, ERR_DB_DOWN.
+ * ERR_INVALID (bad file name, duplicate version, NUL byte, a file that
+ * commits or rolls back itself), ERR_TOO_BIG (file over
+ * LIMIT_MIGRATION_BYTES), ERR_CONFLICT (checksum mismatch, or a pending
+ * file numbered below the newest applied one), ERR_DB, ERR_DB_DOWN,
+ * ERR_NOMEM, ERR_INTERNAL (lost the lock's session).
  */
 berr migrate_run(struct db *db, const char *dir, int *applied, char *err,
     size_t errlen) __attribute__((warn_unused_result));
 
-/* Count of migrations in dir not yet applied; -1 on error. */
+/* Count of migrations in dir not yet applied; -1 on error (logged). */
 int migrate_pending(struct db *db, const char *dir);
 
 #endif
