@@ -43,10 +43,10 @@ struct config_cloudship {
 	char *endpoint;         /* env CLOUDSHIP_ENDPOINT */
 	bool use_tls;
 	bool skip_tls_verify;
-	char *name;             /* env CLOUDSHIP_STATION_NAME */
+	char *name; /* env CLOUDSHIP_STATION_NAME */
 	struct strlist tags;
 	char *base_url;
-	char *org_id;           /* Berth: org for OAuth scoping when known */
+	char *org_id; /* Berth: org for OAuth scoping when known */
 	struct config_oauth oauth;
 };
 
@@ -63,16 +63,16 @@ struct config {
 
 	/* Berth's own keys. */
 	struct {
-		char *url;           /* secret (may hold a password); env DATABASE_URL */
+		char *url; /* secret (may hold a password); env DATABASE_URL */
 		int connect_timeout; /* seconds */
 	} database;
 	struct {
-		char *public_url;              /* the public base URL, no trailing / */
+		char *public_url; /* the public base URL, no trailing / */
 		struct strlist allowed_origins;
 		struct strlist allowed_hosts;
 	} http;
 	struct {
-		char *listen;  /* unix:PATH or HOST:PORT; "" = inherited socket */
+		char *listen; /* unix:PATH or HOST:PORT; "" = inherited socket */
 		int workers;
 	} fcgi;
 	struct {
@@ -94,7 +94,7 @@ struct config {
 		char *api_key_header; /* header that carries the key upstream */
 		int timeout;          /* seconds */
 	} upstream;
-	char *agents_dir;             /* "" = <workspace>/environments */
+	char *agents_dir; /* "" = <workspace>/environments */
 	struct strlist environments;
 };
 
@@ -106,7 +106,8 @@ const char *config_default_path(void);
 
 /*
  * Loads path (or config_default_path() when path is NULL; a missing default
- * file is not an error, a missing explicit file is), expands ${VAR} and
+ * file is not an error, a missing explicit file is; when $BERTH_CONFIG named
+ * the missing default, *diag gets a warning), expands ${VAR} and
  * ${VAR:-default} in scalars, applies defaults and environment overrides and
  * validates every key. On OK *out is set. *diag, when diag is not NULL,
  * receives a malloc'ed text the caller frees (or NULL when there is nothing
@@ -118,9 +119,17 @@ const char *config_default_path(void);
 berr config_load(const char *path, struct config **out, char **diag)
     __attribute__((warn_unused_result));
 
-/* As config_load(), from a buffer; name is used in messages only. */
+/* As config_load(), from a buffer; name is for messages and cfg->path. */
 berr config_load_buffer(const char *name, const char *text, size_t len,
     struct config **out, char **diag) __attribute__((warn_unused_result));
+
+/*
+ * For a reload: the first key whose new value a running program cannot
+ * apply (a restart is needed) and that differs between old and next, or NULL
+ * when next can replace old in place. Static string; do not free.
+ */
+const char *config_static_change(
+    const struct config *old, const struct config *next);
 
 /* Frees cfg and everything it owns. NULL is fine. */
 void config_free(struct config *cfg);
