@@ -34,12 +34,6 @@
 #include "limit.h"
 #include "log.h"
 
-/*
- * Most problems of each kind (errors, warnings) spelled out in one diag; the
- * rest are counted. Enough to fix a file in one go, small enough that a
- * hostile file cannot make the diagnostics grow with it.
- */
-#define CONFIG_DIAG_MAX 20
 /* Longest value quoted back in a message; longer ones end in "…". */
 #define CONFIG_QUOTE_MAX 40
 /*
@@ -51,8 +45,6 @@
 #define CONFIG_PATH_MAX 128
 /* Longest ${NAME} we look up in the environment. */
 #define CONFIG_VAR_MAX 64
-/* Deepest nesting of mappings and lists; Berth's own keys need 3. */
-#define CONFIG_DEPTH_MAX 32
 
 enum ctype { CT_STR, CT_BOOL, CT_INT, CT_LIST };
 
@@ -881,7 +873,7 @@ struct loader {
 	const char *name; /* file name, for messages */
 	struct config *cfg;
 	yaml_document_t *doc;
-	struct diag_line errs[CONFIG_DIAG_MAX], warns[CONFIG_DIAG_MAX];
+	struct diag_line errs[LIMIT_CONFIG_DIAG], warns[LIMIT_CONFIG_DIAG];
 	int nerr, nwarn, seq;   /* nerr, nwarn: all reported, kept or not */
 	bool diag_nomem;        /* a diagnostic was lost to memory */
 	berr fatal;             /* ERR_NOMEM: stop everything */
@@ -901,7 +893,7 @@ static void ld_report(struct loader *ld, bool warn, int line, const char *env,
 /*
  * Records one diagnostic line: "error: FILE:LINE: KEY: message". line 0
  * drops ":LINE", env replaces "FILE:LINE" by "environment VAR", key NULL
- * drops "KEY: ". Past CONFIG_DIAG_MAX of a kind, only counts.
+ * drops "KEY: ". Past LIMIT_CONFIG_DIAG of a kind, only counts.
  */
 static void
 ld_report(struct loader *ld, bool warn, int line, const char *env,
@@ -912,7 +904,7 @@ ld_report(struct loader *ld, bool warn, int line, const char *env,
 	struct cbuf b = { NULL, 0, 0, false };
 	va_list ap;
 
-	if (*n >= CONFIG_DIAG_MAX) {
+	if (*n >= LIMIT_CONFIG_DIAG) {
 		(*n)++;
 		return;
 	}
@@ -1281,7 +1273,7 @@ ld_yaml_error(struct loader *ld, const yaml_parser_t *p)
  * A first pass over the events, before anything is built: refuses aliases
  * (an alias is a second pointer to a node, so a few lines can stand for
  * billions of nodes, or for a cycle) and nesting deeper than
- * CONFIG_DEPTH_MAX (libyaml's scanner slows down with the square of the
+ * LIMIT_CONFIG_DEPTH (libyaml's scanner slows down with the square of the
  * flow depth, so a megabyte of "[" would take minutes). It tracks the key
  * path to name the key in messages. Problems are reported; the return is
  * OK or ERR_NOMEM.
@@ -1292,7 +1284,7 @@ ld_prescan(struct loader *ld, const char *text, size_t len)
 	struct {
 		bool map, want_key;
 		size_t plen; /* length of path when the collection began */
-	} st[CONFIG_DEPTH_MAX];
+	} st[LIMIT_CONFIG_DEPTH];
 	char path[CONFIG_PATH_MAX] = "";
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -1317,11 +1309,11 @@ ld_prescan(struct loader *ld, const char *text, size_t len)
 			    (const char *)ev.data.alias.anchor);
 		if (t == YAML_MAPPING_START_EVENT ||
 		    t == YAML_SEQUENCE_START_EVENT) {
-			if (depth == CONFIG_DEPTH_MAX) {
+			if (depth == LIMIT_CONFIG_DEPTH) {
 				ld_report(ld, false,
 				    (int)ev.start_mark.line + 1, NULL, NULL,
 				    "nested deeper than %d levels",
-				    CONFIG_DEPTH_MAX);
+				    LIMIT_CONFIG_DEPTH);
 				yaml_event_delete(&ev);
 				break;
 			}
@@ -1580,21 +1572,21 @@ ld_done(struct loader *ld, berr rc, struct config **out, char **diag)
 
 	if (rc == OK && ld->nerr > 0)
 		rc = ERR_CONFIG;
-	shown = ld->nerr < CONFIG_DIAG_MAX ? ld->nerr : CONFIG_DIAG_MAX;
+	shown = ld->nerr < LIMIT_CONFIG_DIAG ? ld->nerr : LIMIT_CONFIG_DIAG;
 	qsort(ld->errs, (size_t)shown, sizeof(ld->errs[0]), diag_cmp);
 	for (i = 0; i < shown; i++)
 		cbuf_adds(&d, ld->errs[i].text);
 	if (ld->nerr > shown)
 		cbuf_addf(&d, "error: %s: %d more errors not shown\n", ld->name,
 		    ld->nerr - shown);
-	shown = ld->nwarn < CONFIG_DIAG_MAX ? ld->nwarn : CONFIG_DIAG_MAX;
+	shown = ld->nwarn < LIMIT_CONFIG_DIAG ? ld->nwarn : LIMIT_CONFIG_DIAG;
 	qsort(ld->warns, (size_t)shown, sizeof(ld->warns[0]), diag_cmp);
 	for (i = 0; i < shown; i++)
 		cbuf_adds(&d, ld->warns[i].text);
 	if (ld->nwarn > shown)
 		cbuf_addf(&d, "warning: %s: %d more warnings not shown\n",
 		    ld->name, ld->nwarn - shown);
-	for (i = 0; i < CONFIG_DIAG_MAX; i++) {
+	for (i = 0; i < LIMIT_CONFIG_DIAG; i++) {
 		free(ld->errs[i].text);
 		free(ld->warns[i].text);
 	}

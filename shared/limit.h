@@ -22,6 +22,18 @@
 #define LIMIT_RESPONSE_BYTES (4 * 1024 * 1024)
 /* Largest config.yaml read. */
 #define LIMIT_CONFIG_BYTES (1024 * 1024)
+/*
+ * Most problems of each kind (errors, warnings) spelled out in one config
+ * diagnostic; the rest are counted, so a hostile file cannot make the
+ * diagnostics grow with it.
+ */
+#define LIMIT_CONFIG_DIAG 20
+/*
+ * Deepest nesting of mappings and lists in config.yaml (Berth's own keys
+ * need 3). libyaml's scanner slows down with the square of the depth: 1 MB
+ * of "[" took it minutes before this cap.
+ */
+#define LIMIT_CONFIG_DEPTH 32
 /* Largest single migration file read. */
 #define LIMIT_MIGRATION_BYTES (4 * 1024 * 1024)
 /* Most berth-fcgi workers one parent runs. */
