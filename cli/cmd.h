@@ -15,4 +15,13 @@ int cmd_config(int argc, char **argv, const char *config_path);
 /* berth migrate [--sql-dir DIR] [--status] */
 int cmd_migrate(int argc, char **argv, const char *config_path);
 
+/* berth user create|list|show|revoke|grant ... (admin, DATABASE_URL) */
+int cmd_user(int argc, char **argv, const char *config_path);
+
+/* berth apikey create|list|revoke ... */
+int cmd_apikey(int argc, char **argv, const char *config_path);
+
+/* berth audit [--since ...] | audit verify | audit export --since ... */
+int cmd_audit(int argc, char **argv, const char *config_path);
+
 #endif

@@ -22,6 +22,15 @@ main_usage(FILE *out)
 	    "masked\n"
 	    "  migrate [--status] [--sql-dir DIR]\n"
 	    "                        apply pending database migrations\n"
+	    "  user create NAME [--role R] [--env ENV=ROLE ...] [--email E]\n"
+	    "              [--password-stdin]\n"
+	    "  user list | user show NAME | user revoke NAME\n"
+	    "  user grant NAME --env ENV=ROLE [...]\n"
+	    "  apikey create USER [--name N] [--expires 30d]\n"
+	    "  apikey list [USER] | apikey revoke ID\n"
+	    "  audit [--since \"1h ago\"] [--user U] [--action A] [--json]\n"
+	    "  audit export --since WHEN   JSON lines\n"
+	    "  audit verify                check the hash chain\n"
 	    "  version               print the version\n"
 	    "\n"
 	    "The config file is FILE, else $BERTH_CONFIG, else "
@@ -65,6 +74,12 @@ main(int argc, char **argv)
 		return cmd_config(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "migrate") == 0)
 		return cmd_migrate(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "user") == 0)
+		return cmd_user(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "apikey") == 0)
+		return cmd_apikey(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "audit") == 0)
+		return cmd_audit(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "version") == 0) {
 		printf("berth %s\n", PACKAGE_VERSION);
 		return 0;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "guard.h"
 #include "healthz.h"
+#include "whoami.h"
 
 struct route {
 	const char *path;
@@ -17,6 +19,7 @@ struct route {
 
 static const struct route routes[] = {
 	{ "/healthz", ROUTE_GET | ROUTE_HEAD, healthz_handle, healthz_init },
+	{ "/auth/whoami", ROUTE_GET, whoami_handle, guard_init },
 };
 
 static unsigned

@@ -26,6 +26,12 @@ struct strlist {
 	size_t n;
 };
 
+/* A custom role: a name and the permission names it grants. */
+struct config_role {
+	char *name;
+	struct strlist perms;
+};
+
 struct config_oauth {
 	bool enabled;
 	char *client_id;

@@ -16,6 +16,8 @@
 #define LIMIT_HEADER_BYTES (8 * 1024)
 /* Largest sum of all HTTP_* parameters of one request (431 above). */
 #define LIMIT_HEADERS_TOTAL_BYTES (32 * 1024)
+/* Longest Authorization header looked at (401 above, before any lookup). */
+#define LIMIT_AUTH_HEADER_BYTES 4096
 /* Longest request path routed (414 above). */
 #define LIMIT_PATH_BYTES 2048
 /* Largest response body produced in memory. */
