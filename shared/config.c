@@ -5,8 +5,10 @@
  * type, place in struct config, default, bounds, environment override, and
  * whether it is secret or may be applied by a running program. Defaults, the
  * YAML walk, environment overrides, validation, config_show(), config_free()
- * and config_static_change() all walk that table; only the two rules that
- * relate keys to each other live outside it (ld_finish()).
+ * and config_static_change() all walk that table; only the rules that
+ * relate keys to each other live outside it (ld_finish()). roles: is the
+ * one key whose value is a mapping (CT_ROLES): its names and permissions
+ * are checked as it is read (ld_set_roles()), each problem at its own line.
  *
  * A load goes, weakest first: defaults, the file, the environment. The
  * per-key checks run last, on whatever won, so a bad value is reported with
@@ -31,6 +33,7 @@
 #include <libpq-fe.h>
 #include <yaml.h>
 
+#include "authz.h"
 #include "limit.h"
 #include "log.h"
 
@@ -45,8 +48,14 @@
 #define CONFIG_PATH_MAX 128
 /* Longest ${NAME} we look up in the environment. */
 #define CONFIG_VAR_MAX 64
+/*
+ * Longest custom role name: a role is stored per user and environment in
+ * a column and in struct principal_role's role[65], so it must fit there.
+ */
+#define CONFIG_ROLE_NAME_MAX 64
 
-enum ctype { CT_STR, CT_BOOL, CT_INT, CT_LIST };
+/* CT_ROLES is roles: alone, a mapping of role name to permission list. */
+enum ctype { CT_STR, CT_BOOL, CT_INT, CT_LIST, CT_ROLES };
 
 #define CF_SECRET   0x1 /* config_show() masks it */
 #define CF_RELOAD   0x2 /* a running program may apply a new value */
@@ -89,6 +98,8 @@ static berr ld_run(struct loader *ld, const char *path, const char *text,
     size_t len) MUST_CHECK;
 static berr read_file(
     const char *file, char **text, size_t *len, int *err) MUST_CHECK;
+static bool ld_path(
+    char *path, size_t size, const char *prefix, const yaml_node_t *kn);
 
 /* A growable string; a failed allocation is sticky and checked once. */
 struct cbuf {
@@ -252,6 +263,75 @@ strlist_add(struct strlist *l, const char *s, size_t n)
 	}
 	l->v[l->n++] = copy;
 	return OK;
+}
+
+static void
+roles_clear(struct config_roles *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		free(r->v[i].name);
+		strlist_clear(&r->v[i].perms);
+	}
+	free(r->v);
+	r->v = NULL;
+	r->n = 0;
+}
+
+/*
+ * Appends a role named name, without permissions yet. OK or ERR_NOMEM (r
+ * unchanged).
+ */
+static berr
+roles_add(struct config_roles *r, const char *name)
+{
+	struct config_role *v;
+	char *copy;
+
+	if ((copy = strdup(name)) == NULL)
+		return ERR_NOMEM;
+	/* As strlist_add(): room doubles at powers of two. */
+	if ((r->n & (r->n - 1)) == 0) {
+		if ((v = realloc(r->v, (r->n ? r->n * 2 : 1) * sizeof(*v))) ==
+		    NULL) {
+			free(copy);
+			return ERR_NOMEM;
+		}
+		r->v = v;
+	}
+	r->v[r->n].name = copy;
+	r->v[r->n].perms.v = NULL;
+	r->v[r->n].perms.n = 0;
+	r->n++;
+	return OK;
+}
+
+static bool
+strlist_equal(const struct strlist *a, const struct strlist *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool
+roles_equal(const struct config_roles *a, const struct config_roles *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return false;
+	for (i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, b->v[i].name) != 0 ||
+		    !strlist_equal(&a->v[i].perms, &b->v[i].perms))
+			return false;
+	return true;
 }
 
 /* --- per-key checks ----------------------------------------------------- */
@@ -644,6 +724,8 @@ out:
 	{ key, CT_INT, OFF(f), def, lo, hi, env, fl, NULL }
 #define K_LIST(key, f, def, fl, chk) \
 	{ key, CT_LIST, OFF(f), def, 0, 0, NULL, fl, chk }
+#define K_ROLES(key, f, fl) \
+	{ key, CT_ROLES, OFF(f), "", 0, 0, NULL, fl, NULL }
 /* clang-format on */
 
 /*
@@ -734,6 +816,22 @@ static const struct ckey config_keys[] = {
 	K_STR("agents_dir", agents_dir, "", NULL, 0, check_dir),
 	K_LIST("environments", environments, "development,staging,production",
 	    0, check_environments),
+	/*
+	 * Roles and the auth: keys are read afresh at every decision, so a
+	 * reload applies them. auth.default_role is checked against roles:
+	 * in ld_finish().
+	 */
+	K_ROLES("roles", roles, CF_RELOAD),
+	K_INT("auth.lockout_failures", auth.lockout_failures, "5", 1, 1000,
+	    NULL, CF_RELOAD),
+	K_INT("auth.lockout_address_failures", auth.lockout_address_failures,
+	    "20", 1, 100000, NULL, CF_RELOAD),
+	K_INT("auth.lockout_window", auth.lockout_window, "900", 1, 86400, NULL,
+	    CF_RELOAD),
+	K_INT("auth.key_touch_interval", auth.key_touch_interval, "60", 0,
+	    86400, NULL, CF_RELOAD),
+	K_STR("auth.default_role", auth.default_role, "viewer", NULL, CF_RELOAD,
+	    NULL),
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -777,6 +875,7 @@ type_name(enum ctype t)
 	case CT_BOOL: return "true or false";
 	case CT_INT: return "an integer";
 	case CT_LIST: return "a list";
+	case CT_ROLES: return "a mapping of roles";
 	}
 	return "?";
 }
@@ -855,6 +954,12 @@ key_set_text(struct config *cfg, const struct ckey *k, const char *text,
 		}
 		strlist_clear(f);
 		*(struct strlist *)f = l;
+		return OK;
+	case CT_ROLES:
+		/* Only the default comes as text: "", no custom roles. */
+		if (*text != '\0')
+			return ERR_INTERNAL;
+		roles_clear(f);
 		return OK;
 	}
 	return ERR_INTERNAL;
@@ -1083,6 +1188,189 @@ ld_scalar(
 	return rc;
 }
 
+/* A role name seen in roles:, with its line, to find duplicates. */
+struct role_seen {
+	const char *name;
+	int line;
+};
+
+static int
+role_seen_cmp(const void *a, const void *b)
+{
+	const struct role_seen *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/*
+ * True when the n bytes of s are a role name: 1 to CONFIG_ROLE_NAME_MAX of
+ * [A-Za-z0-9_.-]. Role names go into the database, URLs and messages
+ * unquoted, and "*" is kept for "every environment".
+ */
+static bool
+role_name_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > CONFIG_ROLE_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The permissions of one role from list vn, into perms. Each problem is
+ * reported against key (roles.NAME) at its own line. Returns OK (problems
+ * reported or not) or ERR_NOMEM.
+ */
+static berr
+ld_role_perms(struct loader *ld, const char *key, const yaml_node_t *vn,
+    struct strlist *perms)
+{
+	yaml_node_item_t *it;
+	yaml_node_t *item;
+	const char *name;
+	char q[64], all[256];
+	enum perm p;
+	size_t i, j, o;
+	berr rc;
+
+	if (node_is_null(vn))
+		return OK; /* "ops:" alone: a role without permissions */
+	if (vn->type != YAML_SEQUENCE_NODE) {
+		ld_report(ld, false, node_line(vn), NULL, key,
+		    "expected a list of permissions, got %s", node_kind(vn));
+		return OK;
+	}
+	for (it = vn->data.sequence.items.start;
+	     it < vn->data.sequence.items.top; it++) {
+		item = yaml_document_get_node(ld->doc, *it);
+		i = (size_t)(it - vn->data.sequence.items.start) + 1;
+		if (item->type != YAML_SCALAR_NODE) {
+			ld_report(ld, false, node_line(item), NULL, key,
+			    "item %zu: expected a string, got %s", i,
+			    node_kind(item));
+			continue;
+		}
+		name = (const char *)item->data.scalar.value;
+		/* A NUL inside would make "tools.list\0x" pass for tools.list. */
+		if (strlen(name) != item->data.scalar.length ||
+		    authz_perm_parse(name, &p) != OK) {
+			/* The list comes from authz: one source of truth. */
+			for (o = 0, j = 0; j < PERM__COUNT; j++)
+				o += (size_t)snprintf(all + o, sizeof(all) - o,
+				    "%s%s", j ? ", " : "",
+				    authz_perm_name((enum perm)j));
+			ld_report(ld, false, node_line(item), NULL, key,
+			    "item %zu: unknown permission %s, expected one "
+			    "of: %s",
+			    i, quoted(name, q, sizeof(q)), all);
+			continue;
+		}
+		/* At most PERM__COUNT names get in, so this stays short. */
+		for (j = 0; j < perms->n; j++)
+			if (strcmp(perms->v[j], name) == 0)
+				break;
+		if (j < perms->n) {
+			ld_report(ld, false, node_line(item), NULL, key,
+			    "item %zu: permission %s is listed twice", i, name);
+			continue;
+		}
+		if ((rc = strlist_add(perms, name, strlen(name))) != OK)
+			return rc;
+	}
+	return OK;
+}
+
+/*
+ * Sets the custom roles from mapping vn, NAME: [PERMISSION, ...]. Each
+ * problem is reported against roles.NAME at its own line and the walk
+ * goes on, so one check shows them all; a rejected name is left out, a
+ * rejected permission too. Only running out of memory stops the load
+ * (ld->fatal). Duplicate names are found by sorting, n log n.
+ */
+static void
+ld_set_roles(struct loader *ld, const struct ckey *k, const yaml_node_t *vn)
+{
+	struct config_roles r = { NULL, 0 };
+	struct role_seen *seen = NULL;
+	yaml_node_pair_t *pair;
+	yaml_node_t *kn, *val;
+	const char *name;
+	char path[CONFIG_PATH_MAX], q[64];
+	size_t npairs, nseen = 0, first, i;
+	unsigned mask;
+	berr rc = OK;
+
+	if (vn->type != YAML_MAPPING_NODE) {
+		ld_report(ld, false, node_line(vn), NULL, k->key,
+		    "expected a mapping of role names to permission lists, "
+		    "got %s",
+		    node_kind(vn));
+		return;
+	}
+	npairs =
+	    (size_t)(vn->data.mapping.pairs.top - vn->data.mapping.pairs.start);
+	if (npairs > 0 && (seen = calloc(npairs, sizeof(*seen))) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	for (pair = vn->data.mapping.pairs.start;
+	     pair < vn->data.mapping.pairs.top; pair++) {
+		kn = yaml_document_get_node(ld->doc, pair->key);
+		val = yaml_document_get_node(ld->doc, pair->value);
+		if (kn->type != YAML_SCALAR_NODE) {
+			ld_report(ld, false, node_line(kn), NULL, k->key,
+			    "keys must be strings, got %s", node_kind(kn));
+			continue;
+		}
+		name = (const char *)kn->data.scalar.value;
+		ld_path(path, sizeof(path), k->key, kn);
+		if (!role_name_ok(name, kn->data.scalar.length)) {
+			ld_report(ld, false, node_line(kn), NULL, path,
+			    "role names are 1 to %d of A-Z, a-z, 0-9, _, . "
+			    "and -, got %s",
+			    CONFIG_ROLE_NAME_MAX, quoted(name, q, sizeof(q)));
+			continue;
+		}
+		if (authz_role_perms(NULL, name, &mask) == OK) {
+			ld_report(ld, false, node_line(kn), NULL, path,
+			    "cannot redefine the built-in role %s", name);
+			continue;
+		}
+		if ((rc = roles_add(&r, name)) != OK)
+			goto out;
+		seen[nseen].name = r.v[r.n - 1].name;
+		seen[nseen++].line = node_line(kn);
+		rc = ld_role_perms(ld, path, val, &r.v[r.n - 1].perms);
+		if (rc != OK)
+			goto out;
+	}
+	if (nseen > 1)
+		qsort(seen, nseen, sizeof(*seen), role_seen_cmp);
+	for (first = 0, i = 1; i < nseen; i++) {
+		if (strcmp(seen[first].name, seen[i].name) != 0) {
+			first = i;
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s.%s", k->key, seen[i].name);
+		ld_report(ld, false, seen[i].line, NULL, path,
+		    "duplicate role (first at line %d)", seen[first].line);
+	}
+	roles_clear(key_field(ld->cfg, k));
+	*(struct config_roles *)key_field(ld->cfg, k) = r;
+	r.v = NULL;
+	r.n = 0;
+out:
+	if (rc != OK)
+		ld->fatal = rc;
+	free(seen);
+	roles_clear(&r);
+}
+
 /*
  * Sets key i from value node vn (key node kn). Problems are reported; only
  * running out of memory stops the load (ld->fatal).
@@ -1106,6 +1394,10 @@ ld_set_node(
 	ld->line[i] = node_line(kn);
 	if (node_is_null(vn))
 		return;
+	if (k->type == CT_ROLES) {
+		ld_set_roles(ld, k, vn);
+		return;
+	}
 	if (k->type != CT_LIST) {
 		if (vn->type != YAML_SCALAR_NODE) {
 			ld_report(ld, false, node_line(vn), NULL, k->key,
@@ -1474,7 +1766,7 @@ ld_finish(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
 	size_t n = strlen(cfg->workspace);
-	char msg[256], *s;
+	char msg[256], q[64], *s;
 	int i;
 
 	if (cfg->agents_dir[0] == '\0') {
@@ -1494,6 +1786,15 @@ ld_finish(struct loader *ld)
 		    cfg->sessions.mcp_idle_timeout,
 		    cfg->sessions.mcp_absolute_timeout);
 		i = key_find("sessions.mcp_absolute_timeout");
+		ld_report_key(ld, (size_t)i, msg);
+	}
+	/* New users get this role: it must mean something. */
+	if (!authz_role_exists(cfg, cfg->auth.default_role)) {
+		snprintf(msg, sizeof(msg),
+		    "unknown role %s, expected admin, developer, viewer, none "
+		    "or a role defined under roles:",
+		    quoted(cfg->auth.default_role, q, sizeof(q)));
+		i = key_find("auth.default_role");
 		ld_report_key(ld, (size_t)i, msg);
 	}
 }
@@ -1747,6 +2048,8 @@ config_free(struct config *cfg)
 			free(*(char **)key_field(cfg, k));
 		else if (k->type == CT_LIST)
 			strlist_clear(key_field(cfg, k));
+		else if (k->type == CT_ROLES)
+			roles_clear(key_field(cfg, k));
 	}
 	free(cfg->path);
 	free(cfg);
@@ -1755,10 +2058,9 @@ config_free(struct config *cfg)
 const char *
 config_static_change(const struct config *a, const struct config *b)
 {
-	const struct strlist *la, *lb;
 	const struct ckey *k;
 	bool same;
-	size_t i, j;
+	size_t i;
 
 	for (i = 0; i < NKEYS; i++) {
 		k = &config_keys[i];
@@ -1778,11 +2080,10 @@ config_static_change(const struct config *a, const struct config *b)
 			    *(int *)key_field(a, k) == *(int *)key_field(b, k);
 			break;
 		case CT_LIST:
-			la = key_field(a, k);
-			lb = key_field(b, k);
-			same = la->n == lb->n;
-			for (j = 0; same && j < la->n; j++)
-				same = strcmp(la->v[j], lb->v[j]) == 0;
+			same = strlist_equal(key_field(a, k), key_field(b, k));
+			break;
+		case CT_ROLES:
+			same = roles_equal(key_field(a, k), key_field(b, k));
 			break;
 		default: same = true;
 		}
@@ -1946,6 +2247,37 @@ show_sections(FILE *out, const char *prev, const char *key, const char **leaf)
 	return depth;
 }
 
+/* The items of l, one per line at indent, after a "key:" that ended. */
+static void
+show_list(FILE *out, const struct strlist *l, int indent)
+{
+	size_t j;
+
+	for (j = 0; j < l->n; j++) {
+		fprintf(out, "%*s- ", indent, "");
+		show_quoted(out, l->v[j]);
+		fputc('\n', out);
+	}
+}
+
+/*
+ * The custom roles after "roles:", as a mapping at indent of quoted names
+ * to permission lists; "{}" when there are none, so it loads back.
+ */
+static void
+show_roles(FILE *out, const struct config_roles *r, int indent)
+{
+	size_t i;
+
+	fputs(r->n == 0 ? " {}\n" : "\n", out);
+	for (i = 0; i < r->n; i++) {
+		fprintf(out, "%*s", indent, "");
+		show_quoted(out, r->v[i].name);
+		fputs(r->v[i].perms.n == 0 ? ": []\n" : ":\n", out);
+		show_list(out, &r->v[i].perms, indent + 2);
+	}
+}
+
 void
 config_show(const struct config *cfg, FILE *out)
 {
@@ -1954,7 +2286,7 @@ config_show(const struct config *cfg, FILE *out)
 	const char *prev = "", *leaf, *s;
 	struct cbuf b;
 	char buf[64];
-	size_t i, j;
+	size_t i;
 	int depth;
 
 	fprintf(out,
@@ -1994,11 +2326,10 @@ config_show(const struct config *cfg, FILE *out)
 		case CT_LIST:
 			l = key_field(cfg, k);
 			fputs(l->n == 0 ? " []\n" : "\n", out);
-			for (j = 0; j < l->n; j++) {
-				fprintf(out, "%*s- ", depth * 2 + 2, "");
-				show_quoted(out, l->v[j]);
-				fputc('\n', out);
-			}
+			show_list(out, l, depth * 2 + 2);
+			break;
+		case CT_ROLES:
+			show_roles(out, key_field(cfg, k), depth * 2 + 2);
 			break;
 		}
 	}

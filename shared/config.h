@@ -32,6 +32,12 @@ struct config_role {
 	struct strlist perms;
 };
 
+/* The custom roles of roles:, in file order. Owned by its struct config. */
+struct config_roles {
+	struct config_role *v;
+	size_t n;
+};
+
 struct config_oauth {
 	bool enabled;
 	char *client_id;
@@ -102,6 +108,21 @@ struct config {
 	} upstream;
 	char *agents_dir; /* "" = <workspace>/environments */
 	struct strlist environments;
+
+	/*
+	 * Custom roles (roles:): names unique, of [A-Za-z0-9_.-]{1,64} and
+	 * never a built-in's; every permission one authz_perm_parse() takes.
+	 */
+	struct config_roles roles;
+	/* Brute-force protection (authfail.h) and API key bookkeeping. */
+	struct {
+		int lockout_failures;         /* per account, in the window */
+		int lockout_address_failures; /* per client address */
+		int lockout_window;           /* seconds */
+		/* Seconds between last_used writes of a key; 0 = every use. */
+		int key_touch_interval;
+		char *default_role; /* built-in or a key of roles: */
+	} auth;
 };
 
 /*

@@ -264,6 +264,13 @@ test_defaults(void)
 	    cfg->agents_dir, "/home/tester/.config/station/environments");
 	LIST_IS(
 	    cfg->environments, "development", "staging", "production", NULL);
+	CU_ASSERT_EQUAL(cfg->roles.n, 0);
+	CU_ASSERT_PTR_NULL(cfg->roles.v);
+	CU_ASSERT_EQUAL(cfg->auth.lockout_failures, 5);
+	CU_ASSERT_EQUAL(cfg->auth.lockout_address_failures, 20);
+	CU_ASSERT_EQUAL(cfg->auth.lockout_window, 900);
+	CU_ASSERT_EQUAL(cfg->auth.key_touch_interval, 60);
+	CU_ASSERT_STRING_EQUAL(cfg->auth.default_role, "viewer");
 	config_free(cfg);
 }
 
@@ -323,6 +330,19 @@ test_is_full(const struct config *cfg)
 	CU_ASSERT_EQUAL(cfg->upstream.timeout, 30);
 	CU_ASSERT_STRING_EQUAL(cfg->agents_dir, "/srv/agents");
 	LIST_IS(cfg->environments, "dev", "qa", "prod", NULL);
+	CU_ASSERT_EQUAL_FATAL(cfg->roles.n, 3);
+	CU_ASSERT_STRING_EQUAL(cfg->roles.v[0].name, "auditor");
+	LIST_IS(cfg->roles.v[0].perms, "audit.read", "runs.read", NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->roles.v[1].name, "ops.on-call_2");
+	LIST_IS(cfg->roles.v[1].perms, "tools.list", "tools.call", "runs.read",
+	    NULL);
+	CU_ASSERT_STRING_EQUAL(cfg->roles.v[2].name, "nobody");
+	LIST_IS(cfg->roles.v[2].perms, NO_ITEMS);
+	CU_ASSERT_EQUAL(cfg->auth.lockout_failures, 3);
+	CU_ASSERT_EQUAL(cfg->auth.lockout_address_failures, 50);
+	CU_ASSERT_EQUAL(cfg->auth.lockout_window, 600);
+	CU_ASSERT_EQUAL(cfg->auth.key_touch_interval, 0);
+	CU_ASSERT_STRING_EQUAL(cfg->auth.default_role, "auditor");
 }
 
 static void
@@ -1051,6 +1071,55 @@ test_show_roundtrip(void)
 	free(path);
 }
 
+/*
+ * roles: as config_show prints it: a mapping of quoted names, "{}" when
+ * empty, "[]" for a role without permissions, and it loads back the same.
+ */
+static void
+test_show_roles(void)
+{
+	static const char yaml[] = "roles:\n"
+	                           "  b.2: [agents.run]\n"
+	                           "  a-1:\n"
+	                           "  c_3: []\n"
+	                           "auth: {default_role: a-1}\n";
+	static const char want[] = "roles:\n"
+	                           "  \"b.2\":\n"
+	                           "    - \"agents.run\"\n"
+	                           "  \"a-1\": []\n"
+	                           "  \"c_3\": []\n"
+	                           "auth:\n";
+	struct config *cfg = NULL, *back = NULL;
+	char *text, *diag = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(
+	    config_load_buffer("r", yaml, strlen(yaml), &cfg, &diag), OK);
+	CHECK(diag == NULL, "diag: %s", diag ? diag : "");
+	CU_ASSERT_EQUAL_FATAL(cfg->roles.n, 3);
+	/* File order is kept; "a-1:" alone is a role without permissions. */
+	CU_ASSERT_STRING_EQUAL(cfg->roles.v[0].name, "b.2");
+	CU_ASSERT_STRING_EQUAL(cfg->roles.v[1].name, "a-1");
+	LIST_IS(cfg->roles.v[1].perms, NO_ITEMS);
+	CU_ASSERT_STRING_EQUAL(cfg->auth.default_role, "a-1");
+	text = test_show(cfg);
+	CHECK(strstr(text, want) != NULL, "want:\n%s\nin:\n%s", want, text);
+	CU_ASSERT_EQUAL(
+	    config_load_buffer("back", text, strlen(text), &back, NULL), OK);
+	if (back != NULL) {
+		CU_ASSERT_EQUAL(back->roles.n, 3);
+		CU_ASSERT_PTR_NULL(config_static_change(cfg, back));
+	}
+	free(text);
+	config_free(back);
+	config_free(cfg);
+
+	CU_ASSERT_EQUAL_FATAL(config_load_buffer("e", "", 0, &cfg, NULL), OK);
+	text = test_show(cfg);
+	CHECK(strstr(text, "\nroles: {}\n") != NULL, "%s", text);
+	free(text);
+	config_free(cfg);
+}
+
 /* Only keys a running program cannot take on the fly ask for a restart. */
 static void
 test_static_change(void)
@@ -1069,6 +1138,9 @@ test_static_change(void)
 		{ "environments: [dev]\n", "environments" },
 		{ "cloudship: {tags: [x]}\n", "cloudship.tags" },
 		{ "local_mode: false\n", "local_mode" },
+		/* Roles and auth: are read at every decision. */
+		{ "roles: {ops: [tools.list]}\n", NULL },
+		{ "auth: {lockout_failures: 9, default_role: none}\n", NULL },
 	};
 	struct config *base = NULL, *cfg = NULL;
 	const char *got;
@@ -1113,6 +1185,7 @@ main(void)
 		{ "show masks secrets", test_show_masks },
 		{ "show masks database passwords", test_show_dburl },
 		{ "show round trip", test_show_roundtrip },
+		{ "show roles", test_show_roles },
 		{ "static change", test_static_change },
 	};
 	CU_pSuite suite;
