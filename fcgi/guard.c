@@ -1,4 +1,179 @@
-/* PLACEHOLDER */
+/*
+ * guard.c - the authentication gate of protected endpoints. See guard.h.
+ *
+ * Order matters: the address lockout is checked before the credentials are
+ * looked at, so a locked address costs one indexed SELECT and never reaches
+ * the key lookup; a failure is recorded after, so one bad request counts
+ * once. Audit writes are best effort on this path: an audit outage must not
+ * turn every refusal into a 500, so its failure is logged, not answered.
+ */
 #include "guard.h"
-berr guard_init(struct worker_ctx *ctx) { (void)ctx; return OK; }
-berr guard_principal(struct worker_ctx *ctx, struct request *req, struct principal *p) { (void)ctx; (void)p; request_reply_error(req, 401, "unauthorized", "not implemented", NULL); return ERR_DENIED; }
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "audit.h"
+#include "authfail.h"
+#include "config.h"
+#include "log.h"
+
+/* Seconds a client is asked to wait when the database is unreachable. */
+#define GUARD_DB_RETRY_AFTER 5
+
+berr
+guard_init(struct worker_ctx *ctx)
+{
+	berr rc;
+
+	if ((rc = principal_prepare(ctx->db)) != OK)
+		return rc;
+	return authfail_prepare(ctx->db);
+}
+
+/* The client address when it is an IP address (audit_log.ip_address is
+ * inet), else NULL: a unix-socket front end may pass something else. */
+static const char *
+guard_ip(const struct request *req)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	const char *a = req->remote_addr;
+
+	if (a == NULL || *a == '\0')
+		return NULL;
+	if (inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1)
+		return a;
+	return NULL;
+}
+
+/*
+ * Appends one audit row about this request (best effort, see above). p may
+ * be NULL or hold only what a refusal left in it (a known key's owner).
+ */
+static void
+guard_audit(struct worker_ctx *ctx, struct request *req, const char *action,
+    const struct principal *p, const char *reason, int retry_after)
+{
+	struct json_object *d = json_object_new_object();
+	struct audit_event ev = { 0 };
+	berr rc;
+
+	if (d != NULL) {
+		if (reason != NULL && *reason != '\0')
+			json_object_object_add(
+			    d, "reason", json_object_new_string(reason));
+		if (p != NULL && p->method != AUTH_NONE) {
+			json_object_object_add(d, "auth_method",
+			    json_object_new_string(
+			        principal_method_name(p->method)));
+			if (p->token_id[0] != '\0')
+				json_object_object_add(d, "token_id",
+				    json_object_new_string(p->token_id));
+		}
+		if (retry_after > 0)
+			json_object_object_add(
+			    d, "retry_after", json_object_new_int(retry_after));
+		json_object_object_add(
+		    d, "request_id", json_object_new_string(req->request_id));
+		json_object_object_add(
+		    d, "path", json_object_new_string(req->path));
+	}
+	ev.user_id = p != NULL ? p->user_id : 0;
+	ev.username = p != NULL && p->username[0] != '\0' ? p->username : NULL;
+	ev.action = action;
+	ev.resource = req->path;
+	ev.ip_address = guard_ip(req);
+	ev.success = false;
+	ev.details = d;
+	if ((rc = audit_append(ctx->db, &ev)) != OK)
+		log_warn("auth: audit of %s failed (%s); request %s from %s",
+		    action, err_str(rc), req->request_id,
+		    req->remote_addr[0] ? req->remote_addr : "?");
+	json_object_put(d);
+}
+
+/* 429 with Retry-After: the address is locked. */
+static void
+guard_reply_locked(struct request *req, int retry_after)
+{
+	char hdr[64], msg[128];
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry_after);
+	snprintf(msg, sizeof(msg),
+	    "too many failed authentication attempts; retry in %d seconds",
+	    retry_after);
+	request_reply_error(req, 429, "too_many_requests", msg, hdr);
+}
+
+/* 503 with Retry-After: the database (and so every credential) is out of
+ * reach; the client should come back, not give up its key. */
+static void
+guard_reply_down(struct request *req)
+{
+	char hdr[64];
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", GUARD_DB_RETRY_AFTER);
+	request_reply_error(req, 503, "service_unavailable",
+	    "the database is unreachable; try again shortly", hdr);
+}
+
+berr
+guard_principal(
+    struct worker_ctx *ctx, struct request *req, struct principal *p)
+{
+	const char *addr = req->remote_addr[0] ? req->remote_addr : NULL;
+	const char *auth = request_param(req, "HTTP_AUTHORIZATION");
+	const char *why = NULL;
+	int retry = 0;
+	berr rc, lrc;
+
+	rc = authfail_check(ctx->db, ctx->cfg, NULL, addr, &retry);
+	if (rc == ERR_DENIED) {
+		log_info("auth: %s locked (%d s left); request %s refused",
+		    addr, retry, req->request_id);
+		guard_audit(
+		    ctx, req, "auth.locked", NULL, "address_locked", retry);
+		guard_reply_locked(req, retry);
+		return ERR_DENIED;
+	}
+	if (rc != OK)
+		goto fail;
+
+	rc = principal_resolve(ctx->db, ctx->cfg, auth, p, &why);
+	if (rc == OK)
+		return OK;
+	if (rc != ERR_DENIED && rc != ERR_TOO_BIG)
+		goto fail;
+
+	/* A refusal: count it against the address, audit it, answer. */
+	lrc = authfail_record(ctx->db, ctx->cfg, NULL, addr, &retry);
+	if (lrc != OK && lrc != ERR_DENIED)
+		log_warn("auth: could not count the failure from %s (%s)",
+		    addr ? addr : "?", err_str(lrc));
+	/* principal_resolve() logged the precise reason already. */
+	log_debug("auth: request %s from %s refused: %s", req->request_id,
+	    addr ? addr : "?", p->reason);
+	guard_audit(ctx, req, "auth_failed", p, p->reason,
+	    lrc == ERR_DENIED ? retry : 0);
+	if (lrc == ERR_DENIED) {
+		guard_reply_locked(req, retry);
+		return ERR_DENIED;
+	}
+	request_reply_error(req, 401, "unauthorized", why,
+	    principal_has_bearer(auth)
+	        ? "WWW-Authenticate: Bearer realm=\"berth\", "
+	          "error=\"invalid_token\"\r\n"
+	        : "WWW-Authenticate: Bearer realm=\"berth\"\r\n");
+	return rc;
+fail:
+	if (rc == ERR_DB_DOWN) {
+		guard_reply_down(req);
+	} else {
+		log_error("auth: request %s: %s", req->request_id, err_str(rc));
+		request_reply_error(req, 500, "internal_error",
+		    "authentication failed on the server side", NULL);
+	}
+	return rc;
+}

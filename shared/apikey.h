@@ -36,16 +36,19 @@ bool apikey_well_formed(const char *s);
 void apikey_digest(const char *key, unsigned char out[APIKEY_DIGEST_LEN]);
 
 /*
- * Creates a key for user_id named name, expiring after expires_in seconds
- * (0 = never). key_out (size > APIKEY_LEN) receives the key, to be shown
- * once; *id_out its id. ERR_NOT_FOUND when the user does not exist;
- * ERR_DB/ERR_DB_DOWN.
+ * Creates a key for user_id named name (NULL = ""), expiring after
+ * expires_in seconds (0 = never). key_out (size > APIKEY_LEN) receives the
+ * key, to be shown once; *id_out its id. ERR_NOT_FOUND when the user does
+ * not exist; ERR_INVALID for a name over 100 bytes, a negative expiry or
+ * one over 100 years; ERR_DB/ERR_DB_DOWN. On error key_out is wiped.
+ * Works without a prior prepare phase (registers its statement itself).
  */
 berr apikey_create(struct db *db, long long user_id, const char *name,
     long long expires_in, char *key_out, size_t key_size, long long *id_out)
     __attribute__((warn_unused_result));
 
-/* Revokes key id (idempotent). ERR_NOT_FOUND when no such key. */
+/* Revokes key id (idempotent: an already revoked key keeps its first
+ * revocation time). ERR_NOT_FOUND when no such key. */
 berr apikey_revoke(struct db *db, long long id)
     __attribute__((warn_unused_result));
 

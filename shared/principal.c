@@ -1,6 +1,327 @@
-/* PLACEHOLDER: replaced by its owner. */
+/*
+ * principal.c - from an Authorization header to a principal. See
+ * principal.h.
+ *
+ * Everything before the database is syntax, checked with bounded reads so
+ * a hostile header costs nothing: size, scheme, token shape. The API-key
+ * branch is then one prepared statement, one round trip: the key by its
+ * digest, its owner, the owner's roles, and the throttled last_used_at
+ * write folded in as a data-modifying CTE.
+ */
 #include "principal.h"
-const char *principal_method_name(enum auth_method m) { (void)m; return "none"; }
-berr principal_prepare(struct db *db) { (void)db; return OK; }
-berr principal_resolve(struct db *db, const struct config *cfg, const char *a, struct principal *out, const char **why) { (void)db; (void)cfg; (void)a; (void)out; *why = "not implemented"; return ERR_DENIED; }
-const char *principal_role_in(const struct principal *p, const char *e) { (void)p; (void)e; return "none"; }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+
+#include "apikey.h"
+#include "config.h"
+#include "limit.h"
+#include "log.h"
+
+/* Used when the config leaves auth.key_touch_interval at 0 (unset). */
+#define PRINCIPAL_TOUCH_DEFAULT 60
+
+/* What a client is told; the precise reason goes to the log only, so a
+ * caller cannot learn whether a stolen key was revoked or never existed. */
+static const char principal_why_missing[] = "missing credentials";
+static const char principal_why_big[] = "authorization header too long";
+static const char principal_why_scheme[] =
+    "unsupported authorization scheme: use Bearer";
+static const char principal_why_invalid[] = "invalid token";
+static const char principal_why_refused[] = "invalid or expired credentials";
+
+/*
+ * The hot path. $1: hex SHA-256 of the key; $2: seconds between two
+ * last_used_at writes. No row: unknown key. One row: the key, its owner, the
+ * flags that refuse it, and every role as a JSON object {env: role}.
+ *
+ * The touch CTE runs once whether or not the SELECT reads it (PostgreSQL
+ * executes data-modifying CTEs exactly once). It writes only for a usable
+ * key whose last write is older than $2, so a busy key costs one row write
+ * per interval, not one per request; two responders racing on it both see
+ * the row lock, and the loser re-checks the condition and writes nothing.
+ */
+static const char principal_sql_key[] =
+    "WITH k AS ("
+    " SELECT a.id AS key_id, a.revoked_at IS NOT NULL AS revoked,"
+    " (a.expires_at IS NOT NULL AND a.expires_at <= now()) AS expired,"
+    " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
+    " coalesce(u.org_id, '') AS org_id, u.disabled"
+    " FROM api_keys a JOIN users u ON u.id = a.user_id"
+    " WHERE a.key_digest = decode($1::text, 'hex')"
+    "), touch AS ("
+    " UPDATE api_keys t SET last_used_at = now() FROM k"
+    " WHERE t.id = k.key_id AND NOT k.revoked AND NOT k.expired"
+    " AND NOT k.disabled AND (t.last_used_at IS NULL"
+    " OR t.last_used_at < now() - make_interval(secs => $2::int))"
+    " RETURNING t.id"
+    ") "
+    "SELECT k.key_id, k.user_id, k.username, k.email, k.org_id,"
+    " k.revoked, k.expired, k.disabled,"
+    " (SELECT coalesce(json_object_agg(r.environment, r.role"
+    " ORDER BY r.environment), '{}'::json)"
+    " FROM user_roles r WHERE r.user_id = k.user_id) AS roles "
+    "FROM k";
+
+const char *
+principal_method_name(enum auth_method m)
+{
+	switch (m) {
+	case AUTH_API_KEY: return "api_key";
+	case AUTH_SESSION: return "session";
+	case AUTH_OAUTH: return "oauth";
+	case AUTH_NONE: break;
+	}
+	return "none";
+}
+
+berr
+principal_prepare(struct db *db)
+{
+	return db_prepare(db, "principal_key", principal_sql_key, 2);
+}
+
+/* Copies src into dst (size bytes) when it fits; false when not. */
+static bool
+principal_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+/* The value of column name of row 0, or NULL when the column is missing. */
+static const char *
+principal_col(const PGresult *res, const char *name)
+{
+	int c = PQfnumber(res, name);
+
+	return c < 0 ? NULL : PQgetvalue(res, 0, c);
+}
+
+/*
+ * Fills out->roles from the JSON object {env: role, ...} of the statement.
+ * false when it is not such an object or does not fit the principal.
+ */
+static bool
+principal_parse_roles(const char *text, struct principal *out)
+{
+	struct json_object *o = json_tokener_parse(text);
+	bool ok = false;
+
+	out->nroles = 0;
+	if (o == NULL || !json_object_is_type(o, json_type_object))
+		goto out;
+	json_object_object_foreach(o, env, val)
+	{
+		struct principal_role *r;
+
+		if (out->nroles >= PRINCIPAL_MAX_ROLES ||
+		    !json_object_is_type(val, json_type_string))
+			goto out;
+		r = &out->roles[out->nroles++];
+		if (!principal_copy(
+		        r->environment, sizeof(r->environment), env) ||
+		    !principal_copy(
+		        r->role, sizeof(r->role), json_object_get_string(val)))
+			goto out;
+	}
+	ok = true;
+out:
+	json_object_put(o);
+	return ok;
+}
+
+/* Seconds between two last_used_at writes: the config's, else 60. */
+static int
+principal_touch_interval(const struct config *cfg)
+{
+	if (cfg != NULL && cfg->auth.key_touch_interval > 0)
+		return cfg->auth.key_touch_interval;
+	return PRINCIPAL_TOUCH_DEFAULT;
+}
+
+/*
+ * The API-key branch: key is well formed. OK with *out filled, ERR_DENIED
+ * (logged here with the key's first 6 characters), ERR_DB_DOWN, ERR_DB.
+ */
+static berr
+principal_from_key(struct db *db, const struct config *cfg, const char *key,
+    struct principal *out, const char **why)
+{
+	unsigned char d[APIKEY_DIGEST_LEN];
+	char hex[2 * APIKEY_DIGEST_LEN + 1], interval[16], shown[16];
+	const char *values[2], *v, *reason = NULL;
+	PGresult *res = NULL;
+	size_t i;
+	berr rc;
+
+	apikey_digest(key, d);
+	for (i = 0; i < sizeof(d); i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	snprintf(
+	    interval, sizeof(interval), "%d", principal_touch_interval(cfg));
+	values[0] = hex;
+	values[1] = interval;
+	if ((rc = principal_prepare(db)) != OK)
+		goto out;
+	if ((rc = db_exec(db, "principal_key", 2, values, &res)) != OK)
+		goto out;
+	if (PQntuples(res) == 0) {
+		reason = "unknown";
+		goto out;
+	}
+	/* The owner first, so that a refusal can still be audited as his. */
+	out->method = AUTH_API_KEY;
+	if ((v = principal_col(res, "key_id")) == NULL ||
+	    !principal_copy(out->token_id, sizeof(out->token_id), v) ||
+	    (v = principal_col(res, "user_id")) == NULL) {
+		rc = ERR_DB;
+		goto out;
+	}
+	out->user_id = strtoll(v, NULL, 10);
+	if ((v = principal_col(res, "username")) == NULL ||
+	    !principal_copy(out->username, sizeof(out->username), v))
+		reason = "limits";
+	else if ((v = principal_col(res, "revoked")) == NULL || *v != 'f')
+		reason = "revoked";
+	else if ((v = principal_col(res, "expired")) == NULL || *v != 'f')
+		reason = "expired";
+	else if ((v = principal_col(res, "disabled")) == NULL || *v != 'f')
+		reason = "disabled";
+	else if ((v = principal_col(res, "email")) == NULL ||
+	    !principal_copy(out->email, sizeof(out->email), v) ||
+	    (v = principal_col(res, "org_id")) == NULL ||
+	    !principal_copy(out->org_id, sizeof(out->org_id), v) ||
+	    (v = principal_col(res, "roles")) == NULL ||
+	    !principal_parse_roles(v, out))
+		reason = "limits";
+out:
+	if (reason != NULL) {
+		log_secret_prefix(key, shown, sizeof(shown));
+		if (strcmp(reason, "limits") == 0)
+			log_error(
+			    "auth: api key %s (key %s, user %lld) refused: "
+			    "its user does not fit a principal (name, "
+			    "org or more than %d roles)",
+			    shown, out->token_id, out->user_id,
+			    PRINCIPAL_MAX_ROLES);
+		else
+			log_info("auth: api key %s refused: %s%s%s%s", shown,
+			    reason, out->token_id[0] ? " (key " : "",
+			    out->token_id, out->token_id[0] ? ")" : "");
+		snprintf(out->reason, sizeof(out->reason), "%s", reason);
+		out->nroles = 0;
+		out->email[0] = out->org_id[0] = '\0';
+		*why = principal_why_refused;
+		rc = ERR_DENIED;
+	}
+	PQclear(res);
+	return rc;
+}
+
+bool
+principal_has_bearer(const char *authorization)
+{
+	return authorization != NULL &&
+	    strncasecmp(authorization, "Bearer ", 7) == 0 &&
+	    authorization[7] != '\0';
+}
+
+berr
+principal_resolve(struct db *db, const struct config *cfg,
+    const char *authorization, struct principal *out, const char **why)
+{
+	const char *token, *reason, *w;
+	char shown[16];
+	berr rc;
+
+	memset(out, 0, sizeof(*out));
+	*why = NULL;
+	if (authorization == NULL || *authorization == '\0') {
+		reason = "missing";
+		w = principal_why_missing;
+		rc = ERR_DENIED;
+		goto refuse;
+	}
+	/* Before anything else looks at it: a 4 KiB cap, read no further. */
+	if (strnlen(authorization, LIMIT_AUTH_HEADER_BYTES + 1) >
+	    LIMIT_AUTH_HEADER_BYTES) {
+		reason = "too_big";
+		w = principal_why_big;
+		rc = ERR_TOO_BIG;
+		goto refuse;
+	}
+	/* RFC 6750: "Bearer" (case-insensitive), one space, the token. */
+	if (strncasecmp(authorization, "Bearer", 6) != 0 ||
+	    (authorization[6] != ' ' && authorization[6] != '\0')) {
+		reason = "scheme";
+		w = principal_why_scheme;
+		rc = ERR_DENIED;
+		goto refuse;
+	}
+	token = authorization[6] == ' ' ? authorization + 7 : "";
+	if (*token == '\0') {
+		reason = "missing";
+		w = principal_why_missing;
+		rc = ERR_DENIED;
+		goto refuse;
+	}
+
+	/* Station-compatible API key: "sk-" + 32..128 of [A-Za-z0-9_-]. */
+	if (strncmp(token, APIKEY_PREFIX, strlen(APIKEY_PREFIX)) == 0 &&
+	    apikey_well_formed(token)) {
+		rc = principal_from_key(db, cfg, token, out, why);
+		if (rc == OK)
+			log_debug("auth: api key %s (key %s) is %s",
+			    log_secret_prefix(token, shown, sizeof(shown)),
+			    out->token_id, out->username);
+		else if (rc != ERR_DENIED)
+			*why = "authentication is unavailable";
+		return rc;
+	}
+
+	/*
+	 * ---- Further token kinds plug in here, before the refusal: ----
+	 * issue 5: session tokens of /auth/login (digest lookup in
+	 *          sessions, AUTH_SESSION);
+	 * issue 6: OAuth access tokens (token_cache, then introspection,
+	 *          AUTH_OAUTH).
+	 */
+
+	log_info("auth: malformed bearer token %s refused",
+	    log_secret_prefix(token, shown, sizeof(shown)));
+	reason = "malformed";
+	w = principal_why_invalid;
+	rc = ERR_DENIED;
+refuse:
+	if (strcmp(reason, "malformed") != 0)
+		log_debug("auth: refused: %s", reason);
+	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	*why = w;
+	return rc;
+}
+
+const char *
+principal_role_in(const struct principal *p, const char *environment)
+{
+	const char *any = NULL;
+	size_t i;
+
+	for (i = 0; p != NULL && i < p->nroles && i < PRINCIPAL_MAX_ROLES;
+	     i++) {
+		if (environment != NULL &&
+		    strcmp(p->roles[i].environment, environment) == 0)
+			return p->roles[i].role;
+		if (strcmp(p->roles[i].environment, "*") == 0)
+			any = p->roles[i].role;
+	}
+	return any != NULL ? any : "none";
+}

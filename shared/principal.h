@@ -38,21 +38,38 @@ struct principal_role {
 	char role[65];
 };
 
+/*
+ * username and email are sized for the schema's limits in characters (100
+ * and 320) at 4 bytes each: UTF-8 names must not be cut. A value that does
+ * not fit (org_id over 128 bytes, more than PRINCIPAL_MAX_ROLES roles) makes
+ * principal_resolve() refuse, never truncate: a cut role list could change
+ * what the principal may do.
+ */
 struct principal {
-	long long user_id;
-	char username[101];
-	char email[321];
-	char org_id[129];
+	long long user_id; /* 0 = none */
+	char username[401];
+	char email[1281]; /* "" when none */
+	char org_id[129]; /* "" when none */
 	enum auth_method method;
 	char token_id[65]; /* api_keys.id, sessions.id, or token digest hex */
 	size_t nroles;
 	struct principal_role roles[PRINCIPAL_MAX_ROLES];
+	/*
+	 * After a refusal only: a short code of the precise reason, for logs
+	 * and the audit log, never for the client: "missing", "scheme",
+	 * "too_big", "malformed", "unknown", "revoked", "expired",
+	 * "disabled", "limits". For a known key (revoked, expired, disabled)
+	 * user_id, username, method and token_id are also set, so the refusal
+	 * can be audited against its owner. "" after a success.
+	 */
+	char reason[16];
 };
 
 /* "api_key", "session", "oauth", "none". */
 const char *principal_method_name(enum auth_method m);
 
-/* Registers the prepared statements on db. Call once per connection owner. */
+/* Registers the prepared statements on db. Call once per connection owner
+ * (principal_resolve() also registers them itself when needed). */
 berr principal_prepare(struct db *db) __attribute__((warn_unused_result));
 
 /*
@@ -65,14 +82,26 @@ berr principal_prepare(struct db *db) __attribute__((warn_unused_result));
  *                 the precise reason is logged with the token's first 6
  *                 characters only;
  *   ERR_TOO_BIG   header longer than LIMIT_AUTH_HEADER_BYTES (*why set);
- *   ERR_DB_DOWN   the database is unreachable (answer 503).
+ *   ERR_DB_DOWN   the database is unreachable (answer 503);
+ *   ERR_DB        the statement failed (a bug or a broken schema: 500).
+ * *out is zeroed first; on refusal only out->reason (and, for a known key,
+ * the owner fields, see above) are set.
  * The caller answers 401 with WWW-Authenticate for ERR_DENIED/ERR_TOO_BIG.
  */
 berr principal_resolve(struct db *db, const struct config *cfg,
     const char *authorization, struct principal *out, const char **why)
     __attribute__((warn_unused_result));
 
-/* The role of p in environment (exact match, else "*", else "none"). */
+/*
+ * True when authorization presents a bearer token: scheme "Bearer" (any
+ * case), one space, something after it. RFC 6750 wants error="invalid_token"
+ * in WWW-Authenticate only then, not for a request without credentials.
+ * Reads at most LIMIT_AUTH_HEADER_BYTES + 1 bytes.
+ */
+bool principal_has_bearer(const char *authorization);
+
+/* The role of p in environment (exact match, else "*", else "none").
+ * Static or p's string; never NULL. */
 const char *principal_role_in(
     const struct principal *p, const char *environment);
 
