@@ -1,10 +1,11 @@
 /*
  * guard.c - the authentication gate of protected endpoints. See guard.h.
  *
- * Order matters: the address lockout is checked before the credentials are
- * looked at, so a locked address costs one indexed SELECT and never reaches
- * the key lookup; a failure is recorded after, so one bad request counts
- * once. Audit writes are best effort on this path: an audit outage must not
+ * The address lockout is checked inside principal_resolve()'s one
+ * statement, so a request with a good key costs one round trip in all; a
+ * request that never reaches the database (no or malformed token) learns of
+ * the lock when its failure is recorded. A failure is recorded once per
+ * request. Audit writes are best effort on this path: an audit outage must not
  * turn every refusal into a 500, so its failure is logged, not answered.
  */
 #include "guard.h"
@@ -129,23 +130,20 @@ guard_principal(
 	int retry = 0;
 	berr rc, lrc;
 
-	rc = authfail_check(ctx->db, ctx->cfg, NULL, addr, &retry);
-	if (rc == ERR_DENIED) {
+	rc = principal_resolve(ctx->db, ctx->cfg, auth, addr, p, &why);
+	if (rc == OK)
+		return OK;
+	if (rc != ERR_DENIED && rc != ERR_TOO_BIG)
+		goto fail;
+	if (strcmp(p->reason, "locked") == 0) {
+		retry = p->retry_after;
 		log_info("auth: %s locked (%d s left); request %s refused",
-		    addr, retry, req->request_id);
+		    addr ? addr : "?", retry, req->request_id);
 		guard_audit(
 		    ctx, req, "auth.locked", NULL, "address_locked", retry);
 		guard_reply_locked(req, retry);
 		return ERR_DENIED;
 	}
-	if (rc != OK)
-		goto fail;
-
-	rc = principal_resolve(ctx->db, ctx->cfg, auth, p, &why);
-	if (rc == OK)
-		return OK;
-	if (rc != ERR_DENIED && rc != ERR_TOO_BIG)
-		goto fail;
 
 	/* A refusal: count it against the address, audit it, answer. */
 	lrc = authfail_record(ctx->db, ctx->cfg, NULL, addr, &retry);

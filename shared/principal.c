@@ -22,9 +22,6 @@
 #include "limit.h"
 #include "log.h"
 
-/* Used when the config leaves auth.key_touch_interval at 0 (unset). */
-#define PRINCIPAL_TOUCH_DEFAULT 60
-
 /* What a client is told; the precise reason goes to the log only, so a
  * caller cannot learn whether a stolen key was revoked or never existed. */
 static const char principal_why_missing[] = "missing credentials";
@@ -36,17 +33,26 @@ static const char principal_why_refused[] = "invalid or expired credentials";
 
 /*
  * The hot path. $1: hex SHA-256 of the key; $2: seconds between two
- * last_used_at writes. No row: unknown key. One row: the key, its owner, the
- * flags that refuse it, and every role as a JSON object {env: role}.
+ * last_used_at writes; $3: the client address (NULL when unknown). Always
+ * one row: key_id NULL means an unknown key; otherwise the key, its owner,
+ * the flags that refuse it, and every role as a JSON object {env: role}.
+ * locked_for is the seconds left on a lockout of the address (NULL when
+ * none), so the lockout check costs no round trip of its own.
  *
  * The touch CTE runs once whether or not the SELECT reads it (PostgreSQL
  * executes data-modifying CTEs exactly once). It writes only for a usable
- * key whose last write is older than $2, so a busy key costs one row write
- * per interval, not one per request; two responders racing on it both see
- * the row lock, and the loser re-checks the condition and writes nothing.
+ * key whose last write is older than $2, from an address that is not
+ * locked, so a busy key costs one row write per interval, not one per
+ * request; two responders racing on it both see the row lock, and the loser
+ * re-checks the condition and writes nothing.
  */
 static const char principal_sql_key[] =
-    "WITH k AS ("
+    "WITH lock AS ("
+    " SELECT ceil(extract(epoch FROM max(f.locked_until) - now()))::int"
+    " AS locked_for FROM auth_failures f"
+    " WHERE f.scope = 'address' AND f.subject = $3::text"
+    " AND f.locked_until > now()"
+    "), k AS ("
     " SELECT a.id AS key_id, a.revoked_at IS NOT NULL AS revoked,"
     " (a.expires_at IS NOT NULL AND a.expires_at <= now()) AS expired,"
     " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
@@ -54,18 +60,19 @@ static const char principal_sql_key[] =
     " FROM api_keys a JOIN users u ON u.id = a.user_id"
     " WHERE a.key_digest = decode($1::text, 'hex')"
     "), touch AS ("
-    " UPDATE api_keys t SET last_used_at = now() FROM k"
+    " UPDATE api_keys t SET last_used_at = now() FROM k, lock"
     " WHERE t.id = k.key_id AND NOT k.revoked AND NOT k.expired"
-    " AND NOT k.disabled AND (t.last_used_at IS NULL"
+    " AND NOT k.disabled AND lock.locked_for IS NULL"
+    " AND (t.last_used_at IS NULL"
     " OR t.last_used_at < now() - make_interval(secs => $2::int))"
     " RETURNING t.id"
     ") "
-    "SELECT k.key_id, k.user_id, k.username, k.email, k.org_id,"
-    " k.revoked, k.expired, k.disabled,"
+    "SELECT lock.locked_for, k.key_id, k.user_id, k.username, k.email,"
+    " k.org_id, k.revoked, k.expired, k.disabled,"
     " (SELECT coalesce(json_object_agg(r.environment, r.role"
     " ORDER BY r.environment), '{}'::json)"
     " FROM user_roles r WHERE r.user_id = k.user_id) AS roles "
-    "FROM k";
+    "FROM lock LEFT JOIN k ON true";
 
 const char *
 principal_method_name(enum auth_method m)
@@ -82,7 +89,7 @@ principal_method_name(enum auth_method m)
 berr
 principal_prepare(struct db *db)
 {
-	return db_prepare(db, "principal_key", principal_sql_key, 2);
+	return db_prepare(db, "principal_key", principal_sql_key, 3);
 }
 
 /* Copies src into dst (size bytes) when it fits; false when not. */
@@ -139,13 +146,12 @@ out:
 	return ok;
 }
 
-/* Seconds between two last_used_at writes: the config's, else 60. */
+/* Seconds between two last_used_at writes (0: every use). Without a
+ * config (tools, tests), the config's default. */
 static int
 principal_touch_interval(const struct config *cfg)
 {
-	if (cfg != NULL && cfg->auth.key_touch_interval > 0)
-		return cfg->auth.key_touch_interval;
-	return PRINCIPAL_TOUCH_DEFAULT;
+	return cfg != NULL ? cfg->auth.key_touch_interval : 60;
 }
 
 /*
@@ -154,11 +160,11 @@ principal_touch_interval(const struct config *cfg)
  */
 static berr
 principal_from_key(struct db *db, const struct config *cfg, const char *key,
-    struct principal *out, const char **why)
+    const char *address, struct principal *out, const char **why)
 {
 	unsigned char d[APIKEY_DIGEST_LEN];
 	char hex[2 * APIKEY_DIGEST_LEN + 1], interval[16], shown[16];
-	const char *values[2], *v, *reason = NULL;
+	const char *values[3], *v, *reason = NULL;
 	PGresult *res = NULL;
 	size_t i;
 	berr rc;
@@ -170,11 +176,21 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 	    interval, sizeof(interval), "%d", principal_touch_interval(cfg));
 	values[0] = hex;
 	values[1] = interval;
+	values[2] = address;
 	if ((rc = principal_prepare(db)) != OK)
 		goto out;
-	if ((rc = db_exec(db, "principal_key", 2, values, &res)) != OK)
+	if ((rc = db_exec(db, "principal_key", 3, values, &res)) != OK)
 		goto out;
-	if (PQntuples(res) == 0) {
+	if (PQntuples(res) != 1) {
+		rc = ERR_DB;
+		goto out;
+	}
+	if ((v = principal_col(res, "locked_for")) != NULL && *v != '\0') {
+		out->retry_after = atoi(v) > 0 ? atoi(v) : 1;
+		reason = "locked";
+		goto out;
+	}
+	if ((v = principal_col(res, "key_id")) == NULL || *v == '\0') {
 		reason = "unknown";
 		goto out;
 	}
@@ -206,7 +222,11 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 out:
 	if (reason != NULL) {
 		log_secret_prefix(key, shown, sizeof(shown));
-		if (strcmp(reason, "limits") == 0)
+		if (strcmp(reason, "locked") == 0)
+			log_info("auth: api key %s from locked address %s "
+			         "refused (%d s left)",
+			    shown, address ? address : "?", out->retry_after);
+		else if (strcmp(reason, "limits") == 0)
 			log_error(
 			    "auth: api key %s (key %s, user %lld) refused: "
 			    "its user does not fit a principal (name, "
@@ -237,7 +257,8 @@ principal_has_bearer(const char *authorization)
 
 berr
 principal_resolve(struct db *db, const struct config *cfg,
-    const char *authorization, struct principal *out, const char **why)
+    const char *authorization, const char *address, struct principal *out,
+    const char **why)
 {
 	const char *token, *reason, *w;
 	char shown[16];
@@ -278,7 +299,7 @@ principal_resolve(struct db *db, const struct config *cfg,
 	/* Station-compatible API key: "sk-" + 32..128 of [A-Za-z0-9_-]. */
 	if (strncmp(token, APIKEY_PREFIX, strlen(APIKEY_PREFIX)) == 0 &&
 	    apikey_well_formed(token)) {
-		rc = principal_from_key(db, cfg, token, out, why);
+		rc = principal_from_key(db, cfg, token, address, out, why);
 		if (rc == OK)
 			log_debug("auth: api key %s (key %s) is %s",
 			    log_secret_prefix(token, shown, sizeof(shown)),

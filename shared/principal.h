@@ -58,11 +58,13 @@ struct principal {
 	 * After a refusal only: a short code of the precise reason, for logs
 	 * and the audit log, never for the client: "missing", "scheme",
 	 * "too_big", "malformed", "unknown", "revoked", "expired",
-	 * "disabled", "limits". For a known key (revoked, expired, disabled)
+	 * "disabled", "limits", "locked". For a known key (revoked, expired, disabled)
 	 * user_id, username, method and token_id are also set, so the refusal
 	 * can be audited against its owner. "" after a success.
 	 */
 	char reason[16];
+	/* reason "locked": seconds until the client address may try again. */
+	int retry_after;
 };
 
 /* "api_key", "session", "oauth", "none". */
@@ -82,6 +84,12 @@ berr principal_prepare(struct db *db) __attribute__((warn_unused_result));
  *                 the precise reason is logged with the token's first 6
  *                 characters only;
  *   ERR_TOO_BIG   header longer than LIMIT_AUTH_HEADER_BYTES (*why set);
+ *   ERR_DENIED with out->reason "locked" and out->retry_after set: address
+ *                 (the client's, may be NULL) is locked out by authfail.h;
+ *                 checked in the same statement as the key, so a request
+ *                 with a good key costs one round trip in all. Requests
+ *                 that never reach the database (no or malformed token)
+ *                 learn of the lock from authfail_record() instead.
  *   ERR_DB_DOWN   the database is unreachable (answer 503);
  *   ERR_DB        the statement failed (a bug or a broken schema: 500).
  * *out is zeroed first; on refusal only out->reason (and, for a known key,
@@ -89,8 +97,8 @@ berr principal_prepare(struct db *db) __attribute__((warn_unused_result));
  * The caller answers 401 with WWW-Authenticate for ERR_DENIED/ERR_TOO_BIG.
  */
 berr principal_resolve(struct db *db, const struct config *cfg,
-    const char *authorization, struct principal *out, const char **why)
-    __attribute__((warn_unused_result));
+    const char *authorization, const char *address, struct principal *out,
+    const char **why) __attribute__((warn_unused_result));
 
 /*
  * True when authorization presents a bearer token: scheme "Bearer" (any

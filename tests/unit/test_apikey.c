@@ -505,8 +505,8 @@ test_principal_syntax(void)
 	size_t i;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		berr rc =
-		    principal_resolve(NULL, NULL, cases[i].header, &p, &why);
+		berr rc = principal_resolve(
+		    NULL, NULL, cases[i].header, NULL, &p, &why);
 
 		CU_ASSERT_EQUAL(rc, cases[i].rc);
 		CU_ASSERT_STRING_EQUAL(p.reason, cases[i].reason);
@@ -517,11 +517,11 @@ test_principal_syntax(void)
 	}
 	/* What the client reads says nothing of the token. */
 	CU_ASSERT_EQUAL(
-	    principal_resolve(NULL, NULL, "Bearer not-a-key", &p, &why),
+	    principal_resolve(NULL, NULL, "Bearer not-a-key", NULL, &p, &why),
 	    ERR_DENIED);
 	CU_ASSERT_STRING_EQUAL(why, "invalid token");
 	CU_ASSERT_EQUAL(
-	    principal_resolve(NULL, NULL, NULL, &p, &why), ERR_DENIED);
+	    principal_resolve(NULL, NULL, NULL, NULL, &p, &why), ERR_DENIED);
 	CU_ASSERT_STRING_EQUAL(why, "missing credentials");
 
 	/* Exactly the cap is looked at; one byte more is too big, even
@@ -532,11 +532,11 @@ test_principal_syntax(void)
 	memset(big + 10, 'a', LIMIT_AUTH_HEADER_BYTES + 1 - 10);
 	big[LIMIT_AUTH_HEADER_BYTES + 1] = '\0';
 	CU_ASSERT_EQUAL(
-	    principal_resolve(NULL, NULL, big, &p, &why), ERR_TOO_BIG);
+	    principal_resolve(NULL, NULL, big, NULL, &p, &why), ERR_TOO_BIG);
 	CU_ASSERT_STRING_EQUAL(p.reason, "too_big");
 	big[LIMIT_AUTH_HEADER_BYTES] = '\0';
 	CU_ASSERT_EQUAL(
-	    principal_resolve(NULL, NULL, big, &p, &why), ERR_DENIED);
+	    principal_resolve(NULL, NULL, big, NULL, &p, &why), ERR_DENIED);
 	CU_ASSERT_STRING_EQUAL(p.reason, "malformed");
 	free(big);
 }
