@@ -8,6 +8,7 @@
 
 #include "guard.h"
 #include "healthz.h"
+#include "mcp_endpoint.h"
 #include "whoami.h"
 
 struct route {
@@ -20,6 +21,8 @@ struct route {
 static const struct route routes[] = {
 	{ "/healthz", ROUTE_GET | ROUTE_HEAD, healthz_handle, healthz_init },
 	{ "/auth/whoami", ROUTE_GET, whoami_handle, guard_init },
+	{ "/mcp", ROUTE_POST | ROUTE_GET | ROUTE_DELETE, mcp_endpoint_handle,
+	    mcp_endpoint_init },
 };
 
 static unsigned

@@ -1,0 +1,1 @@
+/* PLACEHOLDER */ int main(void) { return 77; }
