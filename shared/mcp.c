@@ -1,6 +1,1301 @@
-/* PLACEHOLDER: replaced by its owner. */
+/*
+ * mcp.c - the MCP protocol core of /mcp: both eras, one entry point.
+ *
+ * How a POST is read (spec passages in quotes; "2026" is
+ * docs/specification/2026-07-28, "2025" is docs/specification/2025-11-25):
+ *
+ *  1. The body is parsed with json-c, nesting capped (MCP_MAX_DEPTH):
+ *     unparsable -> -32700, HTTP 400.
+ *  2. The era. MCP-Protocol-Version names one: a value we do not speak is
+ *     400 with UnsupportedProtocolVersionError, -32022, data {supported,
+ *     requested} (2026 basic/versioning and transports "Protocol Version
+ *     Header"; 2025 transports: "invalid or unsupported
+ *     MCP-Protocol-Version ... 400 Bad Request" - we send the modern error
+ *     body to legacy clients too, it is the better diagnostic). 2026-07-28
+ *     selects the modern era. No header: "MAY treat a request that omits
+ *     the header as protocol version 2025-03-26" - unless the body carries
+ *     the modern _meta protocolVersion, which is a modern request missing
+ *     its required header: HeaderMismatch (-32020, 400, "A required
+ *     standard header ... is missing").
+ *  3. Modern era: for a request, params._meta must be an object whose
+ *     "io.modelcontextprotocol/protocolVersion" equals the header, else
+ *     HeaderMismatch; Mcp-Method is required and must equal method;
+ *     Mcp-Name is required for tools/call, resources/read, prompts/get and
+ *     must equal params.name / params.uri, after decoding the
+ *     "=?base64?...?=" sentinel. "Header requirements for notification
+ *     POSTs are not defined by this revision": notifications are only
+ *     checked when they do send Mcp-Method. Unknown method: -32601 with
+ *     HTTP 404 ("MUST respond with 404 Not Found"). Results carry
+ *     resultType "complete" and _meta["io.modelcontextprotocol/serverInfo"];
+ *     list results and server/discover also ttlMs and cacheScope
+ *     (CacheableResult). ping and logging/setLevel were removed in
+ *     2026-07-28 (changelog, major change 5): unknown methods there.
+ *     Mcp-Session-Id is ignored ("ignore it, and do not mint or echo").
+ *  4. Legacy era: initialize creates a session (Mcp-Session-Id); every
+ *     other message needs one: none -> 400, unknown, expired or another
+ *     principal's -> 404 (2025 transports, "Session Management"). Unknown
+ *     method: -32601 in an HTTP 200 answer. A header naming a supported
+ *     version is accepted even if it differs from the negotiated one (real
+ *     clients send older ones); without the header the session's version
+ *     is used, else 2025-03-26.
+ *  5. Batches: only 2025-03-26 allowed them (2025-06-18 changelog removed
+ *     JSON-RPC batching; 2026: "The body ... MUST be a single JSON-RPC
+ *     request or notification"). Elsewhere an array is -32600, 400.
+ *  6. Notifications and (legacy) client responses: 202 without a body.
+ *     A response posted in the modern era is -32600, 400 ("The client MUST
+ *     NOT send JSON-RPC responses").
+ *
+ * Error responses whose id is unknown carry no id: 2026 and 2025-11-25
+ * make JSONRPCErrorResponse.id optional ("a JSON-RPC error response that
+ * has no id"), where plain JSON-RPC 2.0 would say null.
+ *
+ * Ids: a string, or an integer within +-(2^53-1) (MCP's RequestId is
+ * string | number; JSON-RPC 2.0 "Numbers SHOULD NOT contain fractional
+ * parts"; clients are mostly JavaScript, where larger integers lose
+ * precision and would not round-trip). null, fractions, exponents and
+ * larger values are -32600.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#include "autoconf.h"
+#include "authz.h"
+#include "limit.h"
+#include "log.h"
 #include "mcp.h"
-const char *const mcp_versions[] = { "2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", NULL };
-berr mcp_handle(const struct mcp_ctx *ctx, const struct principal *p, const struct mcp_request *rq, struct mcp_response *rs) { (void)ctx; (void)p; (void)rq; rs->status = 501; rs->content_type = NULL; rs->body = NULL; rs->body_len = 0; rs->session_id[0] = 0; rs->allow = NULL; return OK; }
-void mcp_response_free(struct mcp_response *rs) { free(rs->body); rs->body = NULL; }
+#include "principal.h"
+#include "tools.h"
+
+/* Deepest JSON nesting accepted in a body. TODO: move to limit.h. */
+#define MCP_MAX_DEPTH 64
+/* Tools per tools/list page. */
+#define MCP_PAGE_SIZE 50
+/* Most messages in one (2025-03-26) batch. TODO: move to limit.h. */
+#define MCP_MAX_BATCH 100
+
+#define MCP_MODERN         "2026-07-28"
+#define MCP_LEGACY_LATEST  "2025-11-25"
+#define MCP_LEGACY_DEFAULT "2025-03-26"
+
+#define RPC_PARSE_ERROR      -32700
+#define RPC_INVALID_REQUEST  -32600
+#define RPC_METHOD_NOT_FOUND -32601
+#define RPC_INVALID_PARAMS   -32602
+#define RPC_INTERNAL_ERROR   -32603
+/* Implementation-defined range (-32000..-32019); as the official SDKs. */
+#define RPC_SESSION_NOT_FOUND   -32001
+#define RPC_HEADER_MISMATCH     -32020
+#define RPC_UNSUPPORTED_VERSION -32022
+
+#define META_VERSION     "io.modelcontextprotocol/protocolVersion"
+#define META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
+#define META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
+#define META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+
+const char *const mcp_versions[] = { "2026-07-28", "2025-11-25", "2025-06-18",
+	"2025-03-26", NULL };
+
+static const char *const mcp_log_levels[] = { "debug", "info", "notice",
+	"warning", "error", "critical", "alert", "emergency", NULL };
+
+static const char mcp_instructions[] =
+    "Berth is a self-hosted CloudShip station. Use station_status to see "
+    "whether it is linked to Lighthouse, list_agents to see the agents of "
+    "this environment, and list_runs/get_run for their run history.";
+
+/* One request being answered. */
+struct mcp_call {
+	const struct mcp_ctx *ctx;
+	const struct principal *p;
+	const struct mcp_request *rq;
+	bool modern;
+	const char *version;      /* effective protocol version */
+	struct mcp_session *sess; /* legacy era, after initialize; else NULL */
+};
+
+/* A JSON-RPC error about to be sent. */
+struct mcp_err {
+	int code;
+	int status; /* HTTP status; 0 = decided by the code */
+	char message[320];
+	struct json_object *data; /* owned; may be NULL */
+};
+
+static void mcp_err_set(struct mcp_err *e, int code, int status,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+mcp_err_set(struct mcp_err *e, int code, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->code = code;
+	e->status = status;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+static bool
+mcp_version_supported(const char *v)
+{
+	size_t i;
+
+	for (i = 0; mcp_versions[i] != NULL; i++)
+		if (strcmp(mcp_versions[i], v) == 0)
+			return true;
+	return false;
+}
+
+static bool
+mcp_version_legacy(const char *v)
+{
+	return mcp_version_supported(v) && strcmp(v, MCP_MODERN) != 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Response bodies.
+ */
+
+/* Serialises o into rs (status, JSON body). ERR_NOMEM, ERR_TOO_BIG. */
+static berr
+mcp_send(struct mcp_response *rs, int status, struct json_object *o)
+{
+	const char *s;
+	size_t n;
+
+	s = json_object_to_json_string_ext(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s == NULL)
+		return ERR_NOMEM;
+	n = strlen(s);
+	if (n > LIMIT_RESPONSE_BYTES)
+		return ERR_TOO_BIG;
+	free(rs->body);
+	if ((rs->body = strdup(s)) == NULL)
+		return ERR_NOMEM;
+	rs->body_len = n;
+	rs->status = status;
+	rs->content_type = "application/json";
+	return OK;
+}
+
+/* {"jsonrpc":"2.0","id":id,...}: id may be NULL (left out). */
+static struct json_object *
+mcp_envelope(struct json_object *id)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	if (id != NULL)
+		json_object_object_add(o, "id", json_object_get(id));
+	return o;
+}
+
+static int
+mcp_err_status(const struct mcp_call *c, const struct mcp_err *e)
+{
+	if (e->status != 0)
+		return e->status;
+	switch (e->code) {
+	case RPC_PARSE_ERROR:
+	case RPC_INVALID_REQUEST:
+	case RPC_HEADER_MISMATCH:
+	case RPC_UNSUPPORTED_VERSION: return 400;
+	case RPC_METHOD_NOT_FOUND: return c != NULL && c->modern ? 404 : 200;
+	default: return 200;
+	}
+}
+
+/* The error object of e (data taken). NULL when out of memory. */
+static struct json_object *
+mcp_err_object(struct json_object *id, struct mcp_err *e)
+{
+	struct json_object *o, *err;
+
+	if ((o = mcp_envelope(id)) == NULL ||
+	    (err = json_object_new_object()) == NULL) {
+		json_object_put(o);
+		return NULL;
+	}
+	json_object_object_add(err, "code", json_object_new_int(e->code));
+	json_object_object_add(
+	    err, "message", json_object_new_string(e->message));
+	if (e->data != NULL) {
+		json_object_object_add(err, "data", e->data);
+		e->data = NULL;
+	}
+	json_object_object_add(o, "error", err);
+	return o;
+}
+
+static berr
+mcp_send_err(const struct mcp_call *c, struct mcp_response *rs,
+    struct json_object *id, struct mcp_err *e)
+{
+	struct json_object *o = mcp_err_object(id, e);
+	berr rc;
+
+	if (o == NULL)
+		return ERR_NOMEM;
+	rc = mcp_send(rs, mcp_err_status(c, e), o);
+	json_object_put(o);
+	return rc;
+}
+
+/* The UnsupportedProtocolVersion error for requested. */
+static void
+mcp_err_version(struct mcp_err *e, const char *requested)
+{
+	struct json_object *sup = json_object_new_array();
+	size_t i;
+
+	mcp_err_set(
+	    e, RPC_UNSUPPORTED_VERSION, 400, "Unsupported protocol version");
+	for (i = 0; sup != NULL && mcp_versions[i] != NULL; i++)
+		json_object_array_add(
+		    sup, json_object_new_string(mcp_versions[i]));
+	if ((e->data = json_object_new_object()) != NULL) {
+		json_object_object_add(e->data, "supported", sup);
+		json_object_object_add(
+		    e->data, "requested", json_object_new_string(requested));
+	} else {
+		json_object_put(sup);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Message shape.
+ */
+
+/* An id MCP accepts: string, or integer in JavaScript's safe range. */
+static bool
+mcp_id_valid(struct json_object *id)
+{
+	int64_t v;
+
+	if (json_object_is_type(id, json_type_string))
+		return true;
+	if (!json_object_is_type(id, json_type_int))
+		return false;
+	errno = 0;
+	v = json_object_get_int64(id);
+	/* json-c clamps what does not fit int64; the range check catches it. */
+	return v <= 9007199254740991LL && v >= -9007199254740991LL;
+}
+
+enum mcp_kind { MCP_REQUEST, MCP_NOTIFICATION, MCP_RESPONSE };
+
+/*
+ * Checks msg is a JSON-RPC 2.0 request, notification or response; sets
+ * *kind, *id (borrowed; NULL for notifications), *method and *params
+ * (borrowed; NULL when absent). -32600 otherwise, with *id set when the
+ * id itself was fine (so the error can carry it).
+ */
+static bool
+mcp_shape(struct json_object *msg, enum mcp_kind *kind, struct json_object **id,
+    const char **method, struct json_object **params, struct mcp_err *e)
+{
+	struct json_object *v, *m = NULL;
+	bool has_id;
+
+	*id = NULL;
+	*method = NULL;
+	*params = NULL;
+	if (!json_object_is_type(msg, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_REQUEST, 0,
+		    "Invalid Request: a message must be a JSON object");
+		return false;
+	}
+	has_id = json_object_object_get_ex(msg, "id", &v);
+	if (has_id) {
+		if (!mcp_id_valid(v)) {
+			mcp_err_set(e, RPC_INVALID_REQUEST, 0,
+			    "Invalid Request: id must be a string or an "
+			    "integer between -(2^53-1) and 2^53-1");
+			return false;
+		}
+		*id = v;
+	}
+	if (!json_object_object_get_ex(msg, "jsonrpc", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    strcmp(json_object_get_string(v), "2.0") != 0) {
+		mcp_err_set(e, RPC_INVALID_REQUEST, 0,
+		    "Invalid Request: jsonrpc must be \"2.0\"");
+		return false;
+	}
+	if (!json_object_object_get_ex(msg, "method", &m)) {
+		bool res = json_object_object_get_ex(msg, "result", NULL);
+		bool err = json_object_object_get_ex(msg, "error", NULL);
+
+		if (has_id && res != err) {
+			*kind = MCP_RESPONSE;
+			return true;
+		}
+		mcp_err_set(e, RPC_INVALID_REQUEST, 0,
+		    "Invalid Request: method is required");
+		return false;
+	}
+	if (!json_object_is_type(m, json_type_string) ||
+	    json_object_get_string_len(m) == 0) {
+		mcp_err_set(e, RPC_INVALID_REQUEST, 0,
+		    "Invalid Request: method must be a non-empty string");
+		return false;
+	}
+	*method = json_object_get_string(m);
+	if (json_object_object_get_ex(msg, "params", &v)) {
+		/* MCP: params is an object ({ [key: string]: any }). */
+		if (!json_object_is_type(v, json_type_object)) {
+			mcp_err_set(e, RPC_INVALID_REQUEST, 0,
+			    "Invalid Request: params must be an object");
+			return false;
+		}
+		*params = v;
+	}
+	*kind = has_id ? MCP_REQUEST : MCP_NOTIFICATION;
+	return true;
+}
+
+/* params.name etc.: the member or NULL. */
+static struct json_object *
+mcp_param(struct json_object *params, const char *name)
+{
+	struct json_object *v = NULL;
+
+	if (params == NULL || !json_object_object_get_ex(params, name, &v))
+		return NULL;
+	return v;
+}
+
+/* ---------------------------------------------------------------------
+ * Modern (2026) header checks.
+ */
+
+/* A header value: visible ASCII, space, tab (RFC 9110 field-value). */
+static bool
+mcp_header_clean(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (!((*s >= 0x20 && *s <= 0x7E) || *s == '\t'))
+			return false;
+	return true;
+}
+
+/*
+ * Decodes an Mcp-Name value: "=?base64?...?=" is Base64 of UTF-8, anything
+ * else is taken as is. Returns a malloc'ed string, or NULL when the
+ * sentinel holds bad Base64 (or no memory): the caller reports a mismatch.
+ */
+static char *
+mcp_header_decode(const char *s)
+{
+	size_t len = strlen(s), n;
+	unsigned char *out;
+	int m;
+
+	if (len < 11 || strncmp(s, "=?base64?", 9) != 0 ||
+	    strcmp(s + len - 2, "?=") != 0)
+		return strdup(s);
+	s += 9;
+	n = len - 11;
+	if (n % 4 != 0 || (out = malloc(n / 4 * 3 + 1)) == NULL)
+		return NULL;
+	if ((m = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n)) < 0) {
+		free(out);
+		return NULL;
+	}
+	/* EVP_DecodeBlock counts padding as output bytes. */
+	if (n > 0 && s[n - 1] == '=')
+		m--;
+	if (n > 1 && s[n - 2] == '=')
+		m--;
+	out[m] = '\0';
+	if (strlen((char *)out) != (size_t)m) { /* an embedded NUL */
+		free(out);
+		return NULL;
+	}
+	return (char *)out;
+}
+
+/*
+ * The 2026 request metadata checks (see the top of the file). OK, or
+ * false with e set to HeaderMismatch.
+ */
+static bool
+mcp_modern_headers(const struct mcp_request *rq, enum mcp_kind kind,
+    const char *method, struct json_object *params, struct mcp_err *e)
+{
+	struct json_object *meta, *v, *caps;
+	const char *want = NULL;
+	char *name;
+	bool same;
+
+	if (rq->mcp_method != NULL && !mcp_header_clean(rq->mcp_method)) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: Mcp-Method holds invalid characters");
+		return false;
+	}
+	if (kind == MCP_NOTIFICATION) {
+		if (rq->mcp_method != NULL &&
+		    strcmp(rq->mcp_method, method) != 0) {
+			mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+			    "Header mismatch: Mcp-Method header does not "
+			    "match the body's method");
+			return false;
+		}
+		return true;
+	}
+	meta = mcp_param(params, "_meta");
+	if (meta == NULL || !json_object_is_type(meta, json_type_object) ||
+	    !json_object_object_get_ex(meta, META_VERSION, &v) ||
+	    !json_object_is_type(v, json_type_string)) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: MCP-Protocol-Version header is not "
+		    "matched by params._meta[\"" META_VERSION "\"]");
+		return false;
+	}
+	if (strcmp(json_object_get_string(v), rq->protocol_version) != 0) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: MCP-Protocol-Version header value '%s' "
+		    "does not match body value '%.32s'",
+		    rq->protocol_version, json_object_get_string(v));
+		return false;
+	}
+	/*
+	 * clientCapabilities is "Required" in RequestMetaObject, but the
+	 * spec names no error for its absence; we read it as {} (an empty
+	 * object "means the client supports no optional capabilities") and
+	 * only refuse a value of the wrong type.
+	 */
+	if (json_object_object_get_ex(meta, META_CLIENT_CAPS, &caps) &&
+	    !json_object_is_type(caps, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 200,
+		    "Invalid params: params._meta[\"" META_CLIENT_CAPS
+		    "\"] must be an object");
+		return false;
+	}
+	if (rq->mcp_method == NULL) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: required header Mcp-Method is missing");
+		return false;
+	}
+	if (strcmp(rq->mcp_method, method) != 0) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: Mcp-Method header value '%.64s' does "
+		    "not match body value '%.64s'",
+		    rq->mcp_method, method);
+		return false;
+	}
+	if (!strcmp(method, "tools/call") || !strcmp(method, "prompts/get"))
+		v = mcp_param(params, "name");
+	else if (!strcmp(method, "resources/read"))
+		v = mcp_param(params, "uri");
+	else
+		return true;
+	/* A body without the name is -32602 later, not a header fault. */
+	if (v == NULL || !json_object_is_type(v, json_type_string))
+		return true;
+	want = json_object_get_string(v);
+	if (rq->mcp_name == NULL) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: required header Mcp-Name is missing");
+		return false;
+	}
+	if (!mcp_header_clean(rq->mcp_name)) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: Mcp-Name holds invalid characters");
+		return false;
+	}
+	name = mcp_header_decode(rq->mcp_name);
+	same = name != NULL && strcmp(name, want) == 0;
+	free(name);
+	if (!same) {
+		mcp_err_set(e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: Mcp-Name header does not match the "
+		    "body value");
+		return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * Methods. Each returns OK with *result set, or OK with e->code set, or
+ * ERR_NOMEM.
+ */
+
+static struct json_object *
+mcp_server_info(void)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "name", json_object_new_string("berth"));
+	json_object_object_add(o, "title", json_object_new_string("Berth"));
+	json_object_object_add(
+	    o, "version", json_object_new_string(PACKAGE_VERSION));
+	return o;
+}
+
+static struct json_object *
+mcp_capabilities(void)
+{
+	struct json_object *o = json_object_new_object(), *tools;
+
+	if (o == NULL)
+		return NULL;
+	tools = json_object_new_object();
+	json_object_object_add(
+	    tools, "listChanged", json_object_new_boolean(0));
+	json_object_object_add(o, "tools", tools);
+	json_object_object_add(o, "prompts", json_object_new_object());
+	json_object_object_add(o, "resources", json_object_new_object());
+	json_object_object_add(o, "logging", json_object_new_object());
+	json_object_object_add(o, "completions", json_object_new_object());
+	return o;
+}
+
+/* JSON text of v (an object) or "{}"; for the session store. */
+static const char *
+mcp_json_text(struct json_object *v)
+{
+	if (v == NULL || !json_object_is_type(v, json_type_object))
+		return "{}";
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+/* Maps a store error into e (503 when the database is down). */
+static void
+mcp_err_store(struct mcp_err *e, berr rc)
+{
+	if (rc == ERR_DB_DOWN)
+		mcp_err_set(e, RPC_INTERNAL_ERROR, 503,
+		    "Service temporarily unavailable");
+	else
+		mcp_err_set(e, RPC_INTERNAL_ERROR, 500, "Internal error");
+}
+
+static berr
+mcp_initialize(struct mcp_call *c, struct json_object *params,
+    struct json_object **result, struct mcp_err *e, struct mcp_response *rs)
+{
+	struct json_object *pv, *info, *caps, *r;
+	struct mcp_session s;
+	const char *want, *version;
+	berr rc;
+
+	pv = mcp_param(params, "protocolVersion");
+	if (pv == NULL || !json_object_is_type(pv, json_type_string)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.protocolVersion must be a string");
+		return OK;
+	}
+	/*
+	 * capabilities and clientInfo are required by the schema; clients
+	 * that leave them out are served anyway ({}), wrong types refused.
+	 */
+	caps = mcp_param(params, "capabilities");
+	info = mcp_param(params, "clientInfo");
+	if (caps != NULL && !json_object_is_type(caps, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.capabilities must be an object");
+		return OK;
+	}
+	if (info != NULL && !json_object_is_type(info, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.clientInfo must be an object");
+		return OK;
+	}
+	/*
+	 * 2025 lifecycle: "If the server supports the requested protocol
+	 * version, it MUST respond with the same version. Otherwise, the
+	 * server MUST respond with another protocol version it supports.
+	 * This SHOULD be the latest version supported by the server." Only
+	 * legacy versions have an initialize, so 2026-07-28 is answered with
+	 * the latest legacy one.
+	 */
+	want = json_object_get_string(pv);
+	version = mcp_version_legacy(want) ? want : MCP_LEGACY_LATEST;
+	memset(&s, 0, sizeof(s));
+	rc = c->ctx->store->create(c->ctx->store->arg, c->p, version,
+	    mcp_json_text(info), mcp_json_text(caps), &s);
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc != OK) {
+		mcp_err_store(e, rc);
+		return OK;
+	}
+	snprintf(rs->session_id, sizeof(rs->session_id), "%s", s.id);
+	if ((r = json_object_new_object()) == NULL)
+		return ERR_NOMEM;
+	json_object_object_add(
+	    r, "protocolVersion", json_object_new_string(version));
+	json_object_object_add(r, "capabilities", mcp_capabilities());
+	json_object_object_add(r, "serverInfo", mcp_server_info());
+	json_object_object_add(
+	    r, "instructions", json_object_new_string(mcp_instructions));
+	*result = r;
+	return OK;
+}
+
+static struct tool_call_ctx
+mcp_tool_ctx(const struct mcp_call *c)
+{
+	struct tool_call_ctx t = { 0 };
+
+	t.cfg = c->ctx->cfg;
+	t.db = c->ctx->db;
+	t.principal = c->p;
+	t.environment = c->ctx->environment;
+	t.request_id = c->rq->request_id;
+	t.client_ip = c->rq->client_ip;
+	return t;
+}
+
+static berr
+mcp_tools_list(struct mcp_call *c, struct json_object *params,
+    struct json_object **result, struct mcp_err *e)
+{
+	struct tool_call_ctx t = mcp_tool_ctx(c);
+	struct json_object *cur = mcp_param(params, "cursor"), *tools, *r;
+	char *next = NULL;
+	berr rc;
+
+	if (cur != NULL && !json_object_is_type(cur, json_type_string)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.cursor must be a string");
+		return OK;
+	}
+	rc = tools_list(&t, cur != NULL ? json_object_get_string(cur) : NULL,
+	    MCP_PAGE_SIZE, &tools, &next);
+	if (rc == ERR_INVALID) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.cursor is not a valid cursor");
+		return OK;
+	}
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc != OK) {
+		mcp_err_store(e, rc);
+		return OK;
+	}
+	if ((r = json_object_new_object()) == NULL) {
+		json_object_put(tools);
+		free(next);
+		return ERR_NOMEM;
+	}
+	json_object_object_add(r, "tools", tools);
+	if (next != NULL)
+		json_object_object_add(
+		    r, "nextCursor", json_object_new_string(next));
+	free(next);
+	*result = r;
+	return OK;
+}
+
+static berr
+mcp_tools_call(struct mcp_call *c, struct json_object *params,
+    struct json_object **result, struct mcp_err *e)
+{
+	struct tool_call_ctx t = mcp_tool_ctx(c);
+	struct json_object *name = mcp_param(params, "name");
+	struct json_object *args = mcp_param(params, "arguments");
+
+	if (name == NULL || !json_object_is_type(name, json_type_string)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.name must be a string");
+		return OK;
+	}
+	if (args != NULL && !json_object_is_type(args, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.arguments must be an object");
+		return OK;
+	}
+	return tools_call(&t, json_object_get_string(name), args, result);
+}
+
+static berr
+mcp_set_level(struct mcp_call *c, struct json_object *params,
+    struct json_object **result, struct mcp_err *e)
+{
+	struct json_object *lv = mcp_param(params, "level");
+	size_t i;
+	berr rc;
+
+	for (i = 0; lv != NULL && json_object_is_type(lv, json_type_string) &&
+	     mcp_log_levels[i] != NULL;
+	     i++)
+		if (strcmp(mcp_log_levels[i], json_object_get_string(lv)) == 0)
+			break;
+	if (lv == NULL || !json_object_is_type(lv, json_type_string) ||
+	    mcp_log_levels[i] == NULL) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.level must be one of debug, info, "
+		    "notice, warning, error, critical, alert, emergency");
+		return OK;
+	}
+	rc = c->ctx->store->set_log_level(
+	    c->ctx->store->arg, c->p, c->sess->id, mcp_log_levels[i]);
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc == ERR_NOT_FOUND) {
+		mcp_err_set(e, RPC_SESSION_NOT_FOUND, 404, "Session not found");
+		return OK;
+	}
+	if (rc != OK) {
+		mcp_err_store(e, rc);
+		return OK;
+	}
+	*result = json_object_new_object();
+	return *result == NULL ? ERR_NOMEM : OK;
+}
+
+static berr
+mcp_complete(
+    struct json_object *params, struct json_object **result, struct mcp_err *e)
+{
+	struct json_object *ref = mcp_param(params, "ref");
+	struct json_object *arg = mcp_param(params, "argument");
+	struct json_object *r, *comp;
+
+	if (ref == NULL || !json_object_is_type(ref, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.ref must be an object");
+		return OK;
+	}
+	if (arg == NULL || !json_object_is_type(arg, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.argument must be an object");
+		return OK;
+	}
+	/* CompleteResult: {completion: {values, total?, hasMore?}}. */
+	if ((r = json_object_new_object()) == NULL ||
+	    (comp = json_object_new_object()) == NULL) {
+		json_object_put(r);
+		return ERR_NOMEM;
+	}
+	json_object_object_add(comp, "values", json_object_new_array());
+	json_object_object_add(comp, "total", json_object_new_int(0));
+	json_object_object_add(comp, "hasMore", json_object_new_boolean(0));
+	json_object_object_add(r, "completion", comp);
+	*result = r;
+	return OK;
+}
+
+static berr
+mcp_discover(struct json_object **result)
+{
+	struct json_object *r, *v;
+	size_t i;
+
+	if ((r = json_object_new_object()) == NULL ||
+	    (v = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		return ERR_NOMEM;
+	}
+	for (i = 0; mcp_versions[i] != NULL; i++)
+		json_object_array_add(
+		    v, json_object_new_string(mcp_versions[i]));
+	json_object_object_add(r, "supportedVersions", v);
+	json_object_object_add(r, "capabilities", mcp_capabilities());
+	/*
+	 * DiscoverResult names no serverInfo member (identity goes in
+	 * _meta, added for every modern result); Result allows extra
+	 * members, and some clients read it here, so it is in both.
+	 */
+	json_object_object_add(r, "serverInfo", mcp_server_info());
+	json_object_object_add(
+	    r, "instructions", json_object_new_string(mcp_instructions));
+	*result = r;
+	return OK;
+}
+
+/* {"<key>": []}. */
+static berr
+mcp_empty_list(const char *key, struct json_object **result)
+{
+	struct json_object *r = json_object_new_object();
+
+	if (r == NULL)
+		return ERR_NOMEM;
+	json_object_object_add(r, key, json_object_new_array());
+	*result = r;
+	return OK;
+}
+
+/* Is method one whose result is a CacheableResult (2026)? */
+static bool
+mcp_cacheable(const char *method)
+{
+	return !strcmp(method, "tools/list") ||
+	    !strcmp(method, "prompts/list") ||
+	    !strcmp(method, "resources/list") ||
+	    !strcmp(method, "resources/templates/list") ||
+	    !strcmp(method, "server/discover");
+}
+
+/* Adds what every 2026 result carries. */
+static void
+mcp_modern_result(const char *method, struct json_object *r)
+{
+	struct json_object *meta;
+
+	json_object_object_add(
+	    r, "resultType", json_object_new_string("complete"));
+	if (!json_object_object_get_ex(r, "_meta", &meta)) {
+		meta = json_object_new_object();
+		json_object_object_add(r, "_meta", meta);
+	}
+	json_object_object_add(meta, META_SERVER_INFO, mcp_server_info());
+	if (mcp_cacheable(method)) {
+		bool discover = strcmp(method, "server/discover") == 0;
+
+		/*
+		 * Lists depend on the caller's roles: private, and stale at
+		 * once so a role change shows on the next request. Discovery
+		 * is the same for everyone.
+		 */
+		json_object_object_add(
+		    r, "ttlMs", json_object_new_int(discover ? 300000 : 0));
+		json_object_object_add(r, "cacheScope",
+		    json_object_new_string(discover ? "public" : "private"));
+	}
+}
+
+/* Dispatches one request; see "Methods" above. */
+static berr
+mcp_dispatch(struct mcp_call *c, const char *method, struct json_object *params,
+    struct json_object **result, struct mcp_err *e, struct mcp_response *rs)
+{
+	berr rc = OK;
+
+	*result = NULL;
+	if (!c->modern && strcmp(method, "initialize") == 0)
+		rc = mcp_initialize(c, params, result, e, rs);
+	else if (!c->modern && strcmp(method, "ping") == 0)
+		rc = (*result = json_object_new_object()) ? OK : ERR_NOMEM;
+	else if (!c->modern && strcmp(method, "logging/setLevel") == 0)
+		rc = mcp_set_level(c, params, result, e);
+	else if (c->modern && strcmp(method, "server/discover") == 0)
+		rc = mcp_discover(result);
+	else if (strcmp(method, "tools/list") == 0)
+		rc = mcp_tools_list(c, params, result, e);
+	else if (strcmp(method, "tools/call") == 0)
+		rc = mcp_tools_call(c, params, result, e);
+	else if (strcmp(method, "prompts/list") == 0)
+		rc = mcp_empty_list("prompts", result);
+	else if (strcmp(method, "resources/list") == 0)
+		rc = mcp_empty_list("resources", result);
+	else if (strcmp(method, "resources/templates/list") == 0)
+		rc = mcp_empty_list("resourceTemplates", result);
+	else if (strcmp(method, "completion/complete") == 0)
+		rc = mcp_complete(params, result, e);
+	else
+		mcp_err_set(e, RPC_METHOD_NOT_FOUND, 0,
+		    "Method not found: %.64s", method);
+	if (rc == OK && *result != NULL && c->modern)
+		mcp_modern_result(method, *result);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Messages.
+ */
+
+/*
+ * Answers one parsed message. *out is the response object (NULL for a
+ * notification or a client response: 202), *status its HTTP status.
+ */
+static berr
+mcp_message(struct mcp_call *c, struct json_object *msg, bool in_batch,
+    struct json_object **out, int *status, struct mcp_response *rs)
+{
+	struct mcp_err e = { 0 };
+	struct json_object *id, *params, *result = NULL;
+	enum mcp_kind kind;
+	const char *method;
+	berr rc = OK;
+
+	*out = NULL;
+	*status = 202;
+	if (!mcp_shape(msg, &kind, &id, &method, &params, &e))
+		goto fail;
+	if (kind != MCP_RESPONSE && c->modern &&
+	    !mcp_modern_headers(c->rq, kind, method, params, &e))
+		goto fail;
+	if (kind == MCP_RESPONSE) {
+		if (c->modern) {
+			mcp_err_set(&e, RPC_INVALID_REQUEST, 0,
+			    "Invalid Request: clients must not send responses");
+			goto fail;
+		}
+		/* We send no requests: nothing awaits it. Accept it. */
+		return OK;
+	}
+	if (kind == MCP_NOTIFICATION)
+		return OK; /* initialized, cancelled, ...: nothing to do yet */
+	if (in_batch && strcmp(method, "initialize") == 0) {
+		/* 2025-03-26 lifecycle: not part of a batch. */
+		mcp_err_set(&e, RPC_INVALID_REQUEST, 0,
+		    "Invalid Request: initialize must not be part of a batch");
+		goto fail;
+	}
+	if ((rc = mcp_dispatch(c, method, params, &result, &e, rs)) != OK)
+		goto out;
+	if (e.code != 0)
+		goto fail;
+	if ((*out = mcp_envelope(id)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	json_object_object_add(*out, "result", result);
+	result = NULL;
+	*status = 200;
+	goto out;
+fail:
+	if ((*out = mcp_err_object(id, &e)) == NULL)
+		rc = ERR_NOMEM;
+	*status = mcp_err_status(c, &e);
+out:
+	json_object_put(result);
+	json_object_put(e.data);
+	return rc;
+}
+
+/* The method of msg when it is an object with a string method, or NULL. */
+static const char *
+mcp_peek_method(struct json_object *msg)
+{
+	struct json_object *m;
+
+	if (!json_object_is_type(msg, json_type_object) ||
+	    !json_object_object_get_ex(msg, "method", &m) ||
+	    !json_object_is_type(m, json_type_string))
+		return NULL;
+	return json_object_get_string(m);
+}
+
+/* The usable id of msg (for errors before dispatch), or NULL. */
+static struct json_object *
+mcp_peek_id(struct json_object *msg)
+{
+	struct json_object *id;
+
+	if (!json_object_is_type(msg, json_type_object) ||
+	    !json_object_object_get_ex(msg, "id", &id) || !mcp_id_valid(id))
+		return NULL;
+	return id;
+}
+
+/* The body's _meta protocolVersion when it is a string, else NULL. */
+static const char *
+mcp_peek_meta_version(struct json_object *msg)
+{
+	struct json_object *p, *m, *v;
+
+	if (!json_object_is_type(msg, json_type_object) ||
+	    !json_object_object_get_ex(msg, "params", &p) ||
+	    !json_object_is_type(p, json_type_object) ||
+	    !json_object_object_get_ex(p, "_meta", &m) ||
+	    !json_object_is_type(m, json_type_object) ||
+	    !json_object_object_get_ex(m, META_VERSION, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Parses the body; NULL (and e set) when it is not JSON within the caps. */
+static struct json_object *
+mcp_parse(const struct mcp_request *rq, struct mcp_err *e)
+{
+	struct json_tokener *tok;
+	struct json_object *o = NULL;
+	size_t n = rq->body != NULL ? rq->body_len : 0, end, used;
+
+	if (n == 0 || n > INT32_MAX) {
+		mcp_err_set(e, RPC_PARSE_ERROR, 400, "Parse error: empty body");
+		return NULL;
+	}
+	if ((tok = json_tokener_new_ex(MCP_MAX_DEPTH)) == NULL) {
+		mcp_err_set(e, RPC_INTERNAL_ERROR, 500, "Internal error");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	o = json_tokener_parse_ex(tok, rq->body, (int)n);
+	used = json_tokener_get_parse_end(tok);
+	/* A bare number at the very end is only complete at end of input. */
+	if (o == NULL && json_tokener_get_error(tok) == json_tokener_continue) {
+		o = json_tokener_parse_ex(tok, "", 1);
+		used = n;
+	}
+	if (json_tokener_get_error(tok) == json_tokener_success && o == NULL) {
+		/* The body was JSON null: valid JSON, not a message. */
+		mcp_err_set(e, RPC_INVALID_REQUEST, 400,
+		    "Invalid Request: a message must be a JSON object");
+		goto out;
+	}
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success) {
+		/* Only white space may follow the value. */
+		for (end = used; end < n; end++)
+			if (!strchr(" \t\r\n", rq->body[end]))
+				break;
+		if (end == n)
+			goto out;
+	}
+	json_object_put(o);
+	o = NULL;
+	mcp_err_set(e, RPC_PARSE_ERROR, 400,
+	    json_tokener_get_error(tok) == json_tokener_error_depth
+	        ? "Parse error: nested too deeply"
+	        : "Parse error: not a single valid JSON value");
+out:
+	json_tokener_free(tok);
+	return o;
+}
+
+/* Is the session id something we could have issued (visible ASCII)? */
+static bool
+mcp_session_id_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++, n++)
+		if (*s < 0x21 || *s > 0x7E || n >= 128)
+			return false;
+	return n > 0;
+}
+
+/* Loads the session of rq into sess; e set (400/404/503) when not OK. */
+static bool
+mcp_load_session(const struct mcp_ctx *ctx, const struct principal *p,
+    const struct mcp_request *rq, struct mcp_session *sess, struct mcp_err *e)
+{
+	berr rc;
+
+	if (rq->session_id == NULL || rq->session_id[0] == '\0') {
+		mcp_err_set(e, RPC_INVALID_REQUEST, 400,
+		    "Bad Request: Mcp-Session-Id header is required");
+		return false;
+	}
+	if (!mcp_session_id_ok(rq->session_id)) {
+		mcp_err_set(e, RPC_SESSION_NOT_FOUND, 404, "Session not found");
+		return false;
+	}
+	memset(sess, 0, sizeof(*sess));
+	rc = ctx->store->load(ctx->store->arg, p, rq->session_id, sess);
+	if (rc == OK)
+		return true;
+	if (rc == ERR_NOT_FOUND)
+		mcp_err_set(e, RPC_SESSION_NOT_FOUND, 404, "Session not found");
+	else
+		mcp_err_store(e, rc);
+	return false;
+}
+
+/* A POST: everything in the comment at the top of the file. */
+static berr
+mcp_post(const struct mcp_ctx *ctx, const struct principal *p,
+    const struct mcp_request *rq, struct mcp_response *rs)
+{
+	struct mcp_call c = { ctx, p, rq, false, MCP_LEGACY_DEFAULT, NULL };
+	struct mcp_session sess;
+	struct mcp_err e = { 0 };
+	struct json_object *msg = NULL, *out = NULL, *one, *first = NULL;
+	const char *method, *mv;
+	int status = 202, st;
+	size_t i, n;
+	berr rc = OK;
+
+	if (rq->content_type == NULL ||
+	    strncasecmp(rq->content_type, "application/json", 16) != 0 ||
+	    (rq->content_type[16] != '\0' && rq->content_type[16] != ';' &&
+	        rq->content_type[16] != ' ')) {
+		mcp_err_set(&e, RPC_INVALID_REQUEST, 415,
+		    "Unsupported Media Type: Content-Type must be "
+		    "application/json");
+		goto fail;
+	}
+	if ((msg = mcp_parse(rq, &e)) == NULL)
+		goto fail;
+	first = json_object_is_type(msg, json_type_array)
+	    ? (json_object_array_length(msg) > 0
+	              ? json_object_array_get_idx(msg, 0)
+	              : NULL)
+	    : msg;
+	mv = mcp_peek_meta_version(first);
+	if (rq->protocol_version != NULL) {
+		if (!mcp_version_supported(rq->protocol_version)) {
+			mcp_err_version(&e, rq->protocol_version);
+			goto fail;
+		}
+		c.version = rq->protocol_version;
+		c.modern = strcmp(rq->protocol_version, MCP_MODERN) == 0;
+		if (!c.modern && mv != NULL &&
+		    strcmp(mv, rq->protocol_version) != 0) {
+			mcp_err_set(&e, RPC_HEADER_MISMATCH, 400,
+			    "Header mismatch: MCP-Protocol-Version header "
+			    "value '%s' does not match body value '%.32s'",
+			    rq->protocol_version, mv);
+			goto fail;
+		}
+	} else if (mv != NULL) {
+		mcp_err_set(&e, RPC_HEADER_MISMATCH, 400,
+		    "Header mismatch: required header MCP-Protocol-Version "
+		    "is missing");
+		goto fail;
+	}
+	method = mcp_peek_method(first);
+	if (!c.modern &&
+	    !(method != NULL && strcmp(method, "initialize") == 0 &&
+	        !json_object_is_type(msg, json_type_array))) {
+		if (!mcp_load_session(ctx, p, rq, &sess, &e))
+			goto fail;
+		c.sess = &sess;
+		/* No header: the version the session agreed on. */
+		if (rq->protocol_version == NULL)
+			c.version = sess.protocol_version;
+	}
+	if (!json_object_is_type(msg, json_type_array)) {
+		if ((rc = mcp_message(&c, msg, false, &out, &status, rs)) != OK)
+			goto out;
+		goto send;
+	}
+	/* A batch. */
+	if (c.modern || strcmp(c.version, "2025-03-26") != 0) {
+		mcp_err_set(&e, RPC_INVALID_REQUEST, 400,
+		    "Invalid Request: batches are not supported in protocol "
+		    "version %s",
+		    c.version);
+		goto fail;
+	}
+	n = json_object_array_length(msg);
+	if (n == 0 || n > MCP_MAX_BATCH) {
+		mcp_err_set(&e, RPC_INVALID_REQUEST, 400,
+		    "Invalid Request: a batch holds 1 to %d messages",
+		    MCP_MAX_BATCH);
+		goto fail;
+	}
+	if ((out = json_object_new_array()) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		rc = mcp_message(
+		    &c, json_object_array_get_idx(msg, i), true, &one, &st, rs);
+		if (rc != OK)
+			goto out;
+		if (one != NULL)
+			json_object_array_add(out, one);
+	}
+	status = 200;
+	if (json_object_array_length(out) == 0) {
+		json_object_put(out);
+		out = NULL;
+		status = 202;
+	}
+send:
+	if (out == NULL) {
+		rs->status = status; /* 202: no body */
+		goto out;
+	}
+	rc = mcp_send(rs, status, out);
+	goto out;
+fail:
+	rc = mcp_send_err(&c, rs, mcp_peek_id(first), &e);
+out:
+	if (rc == ERR_TOO_BIG) {
+		struct mcp_err big = { 0 };
+
+		log_error("mcp: response over %d bytes (request %s)",
+		    LIMIT_RESPONSE_BYTES,
+		    rq->request_id != NULL ? rq->request_id : "-");
+		mcp_err_set(&big, RPC_INTERNAL_ERROR, 500, "Internal error");
+		rc = mcp_send_err(&c, rs, mcp_peek_id(first), &big);
+	}
+	json_object_put(e.data);
+	json_object_put(out);
+	json_object_put(msg);
+	return rc;
+}
+
+/* DELETE: ends a legacy session (2025 transports, "Session Management"). */
+static berr
+mcp_delete(const struct mcp_ctx *ctx, const struct principal *p,
+    const struct mcp_request *rq, struct mcp_response *rs)
+{
+	struct mcp_session sess;
+	struct mcp_err e = { 0 };
+	berr rc;
+
+	if (!mcp_load_session(ctx, p, rq, &sess, &e))
+		goto fail;
+	rc = ctx->store->remove(ctx->store->arg, p, sess.id);
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc == ERR_NOT_FOUND) {
+		mcp_err_set(
+		    &e, RPC_SESSION_NOT_FOUND, 404, "Session not found");
+		goto fail;
+	}
+	if (rc != OK) {
+		mcp_err_store(&e, rc);
+		goto fail;
+	}
+	/* The spec names no success status; 204: done, nothing to say. */
+	rs->status = 204;
+	return OK;
+fail:
+	rc = mcp_send_err(NULL, rs, NULL, &e);
+	json_object_put(e.data);
+	return rc;
+}
+
+berr
+mcp_handle(const struct mcp_ctx *ctx, const struct principal *p,
+    const struct mcp_request *rq, struct mcp_response *rs)
+{
+	struct mcp_err e = { 0 };
+	berr rc;
+
+	memset(rs, 0, sizeof(*rs));
+	if (rq->http_method != NULL && strcmp(rq->http_method, "POST") == 0)
+		rc = mcp_post(ctx, p, rq, rs);
+	else if (rq->http_method != NULL &&
+	    strcmp(rq->http_method, "DELETE") == 0)
+		rc = mcp_delete(ctx, p, rq, rs);
+	else {
+		/*
+		 * GET would open the standalone SSE stream of the 2025 era;
+		 * "the server MUST either return Content-Type:
+		 * text/event-stream ... or else return HTTP 405". We offer
+		 * none (yet), and 2026 removed it.
+		 */
+		mcp_err_set(&e, RPC_INVALID_REQUEST, 405, "Method Not Allowed");
+		rc = mcp_send_err(NULL, rs, NULL, &e);
+		rs->allow = "POST, DELETE";
+	}
+	if (rc == ERR_NOMEM) {
+		mcp_response_free(rs);
+		rs->status = 500;
+	}
+	return rc;
+}
+
+void
+mcp_response_free(struct mcp_response *rs)
+{
+	free(rs->body);
+	rs->body = NULL;
+	rs->body_len = 0;
+	rs->content_type = NULL;
+}

@@ -1,5 +1,890 @@
-/* PLACEHOLDER: replaced by its owner. */
+/*
+ * tools.c - the tool registry behind tools/list and tools/call.
+ *
+ * The registry is one static table (tools_builtin[]); later providers (agent
+ * tools, upstream tools) append in a fixed order, so the listing order is
+ * stable and a cursor, an offset into what the principal may see, stays
+ * meaningful between pages.
+ *
+ * Who sees and calls what (authz.h): a tool is listed when the principal
+ * holds tools.list, tools.call and the tool's own permission in the
+ * environment (the issue: "tools/list shows only what the principal may
+ * call"); a call needs tools.call and the tool's permission. So a viewer
+ * (tools.list, runs.read, no tools.call) sees no tools and any call is
+ * refused with an isError result.
+ *
+ * Station tools and their permission:
+ *   station_status  tools.list  the Lighthouse link and counts;
+ *   list_agents     tools.list  agents are what tools/list exposes anyway
+ *                               (agent_<name> tools, issue 8), so seeing
+ *                               their names needs no more than that;
+ *   list_runs       runs.read   run history;
+ *   get_run         runs.read   one run.
+ * Run and agent queries are scoped to the call's environment.
+ *
+ * Cursor: "t1" + base64url("tools:v1:<offset>"), checked on the way back;
+ * anything else is ERR_INVALID (the caller answers -32602).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "audit.h"
+#include "authz.h"
+#include "db.h"
+#include "log.h"
+#include "principal.h"
 #include "tools.h"
-berr tools_list(const struct tool_call_ctx *c, const char *cu, size_t l, struct json_object **t, char **n) { (void)c; (void)cu; (void)l; *t = NULL; *n = NULL; return ERR_INTERNAL; }
-berr tools_call(const struct tool_call_ctx *c, const char *n, struct json_object *a, struct json_object **r) { (void)c; (void)n; (void)a; *r = NULL; return ERR_INTERNAL; }
-berr tools_check_args(const char *s, struct json_object *a, char *w, size_t l) { (void)s; (void)a; (void)w; (void)l; return ERR_INTERNAL; }
+
+/* Longest tool name echoed into texts and the audit resource. */
+#define TOOLS_NAME_ECHO 128
+/* Deepest schema nesting tools_check_args() follows. */
+#define TOOLS_SCHEMA_DEPTH 16
+
+static berr tool_station_status(const struct tool_call_ctx *ctx,
+    struct json_object *args, struct json_object **result);
+static berr tool_list_agents(const struct tool_call_ctx *ctx,
+    struct json_object *args, struct json_object **result);
+static berr tool_list_runs(const struct tool_call_ctx *ctx,
+    struct json_object *args, struct json_object **result);
+static berr tool_get_run(const struct tool_call_ctx *ctx,
+    struct json_object *args, struct json_object **result);
+
+static const struct tool_def tools_builtin[] = {
+	{ "station_status", "Station status",
+	    "Reports this Berth station: whether it is connected to "
+	    "CloudShip Lighthouse (station name, org id, last heartbeat, "
+	    "last error), and how many agents and tools the caller can see "
+	    "in this environment.",
+	    "{\"type\":\"object\",\"properties\":{},"
+	    "\"additionalProperties\":false}",
+	    PERM_TOOLS_LIST, tool_station_status },
+	{ "list_agents", "List agents",
+	    "Lists the agents defined in this environment: name and "
+	    "description.",
+	    "{\"type\":\"object\",\"properties\":{},"
+	    "\"additionalProperties\":false}",
+	    PERM_TOOLS_LIST, tool_list_agents },
+	{ "list_runs", "List recent runs",
+	    "Lists the most recent agent runs in this environment, newest "
+	    "first, optionally only those with a given status.",
+	    "{\"type\":\"object\",\"properties\":{"
+	    "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,"
+	    "\"description\":\"How many runs (1-100, default 20).\"},"
+	    "\"status\":{\"type\":\"string\",\"enum\":[\"queued\","
+	    "\"running\",\"succeeded\",\"failed\",\"cancelled\"],"
+	    "\"description\":\"Only runs in this state.\"}},"
+	    "\"additionalProperties\":false}",
+	    PERM_RUNS_READ, tool_list_runs },
+	{ "get_run", "Get a run",
+	    "Shows one agent run of this environment: status, steps, "
+	    "tokens, final response or error.",
+	    "{\"type\":\"object\",\"properties\":{"
+	    "\"run_id\":{\"type\":\"integer\",\"minimum\":1,"
+	    "\"description\":\"The run's id.\"}},"
+	    "\"required\":[\"run_id\"],\"additionalProperties\":false}",
+	    PERM_RUNS_READ, tool_get_run },
+};
+
+#define TOOLS_NBUILTIN (sizeof(tools_builtin) / sizeof(tools_builtin[0]))
+
+/* May ctx's principal call t (tools.call + t's permission)? why on refusal. */
+static berr
+tools_may_call(const struct tool_call_ctx *ctx, const struct tool_def *t,
+    char *why, size_t whylen)
+{
+	berr rc;
+
+	if ((rc = authz_may(ctx->cfg, ctx->principal, PERM_TOOLS_CALL,
+	         ctx->environment, why, whylen)) != OK)
+		return rc;
+	return authz_may(
+	    ctx->cfg, ctx->principal, t->perm, ctx->environment, why, whylen);
+}
+
+/* Listed: tools.list and callable. */
+static bool
+tools_visible(const struct tool_call_ctx *ctx, const struct tool_def *t)
+{
+	if (authz_may(ctx->cfg, ctx->principal, PERM_TOOLS_LIST,
+	        ctx->environment, NULL, 0) != OK)
+		return false;
+	return tools_may_call(ctx, t, NULL, 0) == OK;
+}
+
+/* ---------------------------------------------------------------------
+ * Cursor.
+ */
+
+static const char tools_cursor_tag[] = "tools:v1:";
+
+/* New cursor for offset; NULL when out of memory. */
+static char *
+tools_cursor_make(size_t offset)
+{
+	char plain[64];
+	unsigned char enc[128];
+	int n, i;
+	char *out;
+
+	n = snprintf(plain, sizeof(plain), "%s%zu", tools_cursor_tag, offset);
+	n = EVP_EncodeBlock(enc, (const unsigned char *)plain, n);
+	/* base64url, unpadded: opaque, and safe in any JSON or URL. */
+	while (n > 0 && enc[n - 1] == '=')
+		n--;
+	if ((out = malloc((size_t)n + 3)) == NULL)
+		return NULL;
+	out[0] = 't';
+	out[1] = '1';
+	for (i = 0; i < n; i++)
+		out[i + 2] = enc[i] == '+' ? '-' : enc[i] == '/' ? '_' : enc[i];
+	out[n + 2] = '\0';
+	return out;
+}
+
+/* Offset of a cursor tools_cursor_make() made; ERR_INVALID otherwise. */
+static berr
+tools_cursor_parse(const char *cursor, size_t *offset)
+{
+	unsigned char in[96], out[96];
+	size_t len, i;
+	int n;
+	char *end;
+	unsigned long long v;
+
+	len = strlen(cursor);
+	if (len < 3 || len > 64 || cursor[0] != 't' || cursor[1] != '1')
+		return ERR_INVALID;
+	for (i = 2; i < len; i++) {
+		char c = cursor[i];
+
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		             (c >= '0' && c <= '9')))
+			return ERR_INVALID;
+		in[i - 2] = (unsigned char)c;
+	}
+	len -= 2;
+	while (len % 4 != 0)
+		in[len++] = '=';
+	if ((n = EVP_DecodeBlock(out, in, (int)len)) < 0)
+		return ERR_INVALID;
+	/* EVP_DecodeBlock counts the padding as zero bytes: drop them. */
+	while (n > 0 && out[n - 1] == '\0')
+		n--;
+	out[n] = '\0';
+	if (strncmp(
+	        (char *)out, tools_cursor_tag, sizeof(tools_cursor_tag) - 1))
+		return ERR_INVALID;
+	end = (char *)out + sizeof(tools_cursor_tag) - 1;
+	if (*end < '0' || *end > '9')
+		return ERR_INVALID;
+	errno = 0;
+	v = strtoull(end, &end, 10);
+	if (errno != 0 || *end != '\0' || v > 1000000)
+		return ERR_INVALID;
+	*offset = (size_t)v;
+	return OK;
+}
+
+/* ---------------------------------------------------------------------
+ * tools/list.
+ */
+
+/* The MCP Tool object of t; NULL when out of memory or a bad schema (bug). */
+static struct json_object *
+tools_describe(const struct tool_def *t)
+{
+	struct json_object *o, *schema;
+
+	if ((schema = json_tokener_parse(t->input_schema)) == NULL) {
+		log_error("tools: input schema of %s does not parse", t->name);
+		return NULL;
+	}
+	if ((o = json_object_new_object()) == NULL) {
+		json_object_put(schema);
+		return NULL;
+	}
+	json_object_object_add(o, "name", json_object_new_string(t->name));
+	if (t->title != NULL)
+		json_object_object_add(
+		    o, "title", json_object_new_string(t->title));
+	json_object_object_add(
+	    o, "description", json_object_new_string(t->description));
+	json_object_object_add(o, "inputSchema", schema);
+	return o;
+}
+
+berr
+tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
+    struct json_object **tools, char **next_cursor)
+{
+	struct json_object *arr = NULL, *o;
+	size_t offset = 0, seen = 0, i;
+	berr rc = OK;
+
+	*tools = NULL;
+	*next_cursor = NULL;
+	if (cursor != NULL && (rc = tools_cursor_parse(cursor, &offset)) != OK)
+		goto out;
+	if (limit == 0)
+		limit = 1;
+	if ((arr = json_object_new_array()) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < TOOLS_NBUILTIN; i++) {
+		if (!tools_visible(ctx, &tools_builtin[i]))
+			continue;
+		if (seen++ < offset)
+			continue;
+		if (json_object_array_length(arr) == limit) {
+			if ((*next_cursor = tools_cursor_make(seen - 1)) ==
+			    NULL) {
+				rc = ERR_NOMEM;
+				goto out;
+			}
+			break;
+		}
+		if ((o = tools_describe(&tools_builtin[i])) == NULL) {
+			rc = ERR_INTERNAL;
+			goto out;
+		}
+		json_object_array_add(arr, o);
+	}
+	*tools = arr;
+	arr = NULL;
+out:
+	json_object_put(arr);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Results.
+ */
+
+/* A CallToolResult with one text item; structured may be NULL (taken). */
+static struct json_object *
+tools_result(const char *text, struct json_object *structured, bool is_error)
+{
+	struct json_object *r, *content, *item;
+
+	r = json_object_new_object();
+	content = json_object_new_array();
+	item = json_object_new_object();
+	if (r == NULL || content == NULL || item == NULL) {
+		json_object_put(r);
+		json_object_put(content);
+		json_object_put(item);
+		json_object_put(structured);
+		return NULL;
+	}
+	json_object_object_add(item, "type", json_object_new_string("text"));
+	json_object_object_add(item, "text", json_object_new_string(text));
+	json_object_array_add(content, item);
+	json_object_object_add(r, "content", content);
+	if (structured != NULL)
+		json_object_object_add(r, "structuredContent", structured);
+	json_object_object_add(r, "isError", json_object_new_boolean(is_error));
+	return r;
+}
+
+/* Success: structured (taken) as structuredContent and as JSON text. */
+static berr
+tools_ok(struct json_object *structured, struct json_object **result)
+{
+	const char *text = json_object_to_json_string_ext(structured,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (text == NULL ||
+	    (*result = tools_result(text, structured, false)) == NULL)
+		return ERR_NOMEM;
+	return OK;
+}
+
+/*
+ * Runs sql (built by PostgreSQL as one JSON text in the first column of the
+ * first row) and parses it into *out. ERR_NOT_FOUND when there is no row or
+ * it is NULL.
+ */
+static berr
+tools_query_json(struct db *db, const char *sql, int n, const char *const *vals,
+    struct json_object **out)
+{
+	PGresult *res = NULL;
+	berr rc;
+
+	*out = NULL;
+	if ((rc = db_exec_sql(db, sql, n, vals, &res)) != OK)
+		goto out;
+	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	if ((*out = json_tokener_parse(PQgetvalue(res, 0, 0))) == NULL)
+		rc = ERR_INTERNAL;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Station tools.
+ */
+
+static berr
+tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	const char *vals[1] = { ctx->environment };
+	struct json_object *st = NULL, *link = NULL;
+	size_t i, ntools = 0;
+	berr rc;
+
+	(void)args;
+	/*
+	 * One row per station name; the newest is the one in use. The
+	 * agent count is for this environment only, like the tool count.
+	 */
+	rc = tools_query_json(ctx->db,
+	    "SELECT json_build_object('agents', (SELECT count(*) FROM agents "
+	    "WHERE environment = $1::text))::text",
+	    1, vals, &st);
+	if (rc != OK)
+		goto out;
+	rc = tools_query_json(ctx->db,
+	    "SELECT json_build_object('connected', connected, 'station', "
+	    "name, 'org_id', org_id, 'last_heartbeat', last_heartbeat, "
+	    "'last_error', last_error, 'replaced', replaced)::text "
+	    "FROM station_status ORDER BY updated_at DESC LIMIT 1",
+	    0, NULL, &link);
+	if (rc == ERR_NOT_FOUND) {
+		/* Never connected: say so rather than fail. */
+		link = json_object_new_object();
+		json_object_object_add(
+		    link, "connected", json_object_new_boolean(false));
+		json_object_object_add(
+		    link, "state", json_object_new_string("not connected"));
+		rc = OK;
+	} else if (rc != OK) {
+		goto out;
+	} else {
+		struct json_object *c;
+		bool up = json_object_object_get_ex(link, "connected", &c) &&
+		    json_object_get_boolean(c);
+
+		json_object_object_add(link, "state",
+		    json_object_new_string(up ? "connected" : "not connected"));
+	}
+	for (i = 0; i < TOOLS_NBUILTIN; i++)
+		if (tools_visible(ctx, &tools_builtin[i]))
+			ntools++;
+	json_object_object_add(st, "lighthouse", link);
+	link = NULL;
+	json_object_object_add(
+	    st, "tools", json_object_new_int64((int64_t)ntools));
+	json_object_object_add(
+	    st, "environment", json_object_new_string(ctx->environment));
+	rc = tools_ok(st, result);
+	st = NULL;
+out:
+	json_object_put(st);
+	json_object_put(link);
+	return rc;
+}
+
+static berr
+tool_list_agents(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	const char *vals[1] = { ctx->environment };
+	struct json_object *agents = NULL, *st;
+	berr rc;
+
+	(void)args;
+	/* Capped: the table holds what a workspace defines, not input. */
+	rc = tools_query_json(ctx->db,
+	    "SELECT coalesce(json_agg(a ORDER BY a.name), '[]')::text FROM "
+	    "(SELECT environment, name, description FROM agents "
+	    "WHERE environment = $1::text ORDER BY name LIMIT 1000) a",
+	    1, vals, &agents);
+	if (rc != OK)
+		return rc;
+	if ((st = json_object_new_object()) == NULL) {
+		json_object_put(agents);
+		return ERR_NOMEM;
+	}
+	json_object_object_add(st, "agents", agents);
+	return tools_ok(st, result);
+}
+
+static berr
+tool_list_runs(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	struct json_object *v, *runs = NULL, *st;
+	char limit[24] = "20";
+	const char *vals[3] = { ctx->environment, NULL, limit };
+	berr rc;
+
+	if (args != NULL && json_object_object_get_ex(args, "limit", &v))
+		snprintf(
+		    limit, sizeof(limit), "%" PRId64, json_object_get_int64(v));
+	if (args != NULL && json_object_object_get_ex(args, "status", &v))
+		vals[1] = json_object_get_string(v);
+	rc = tools_query_json(ctx->db,
+	    "SELECT coalesce(json_agg(r ORDER BY r.id DESC), '[]')::text FROM "
+	    "(SELECT id, agent_name, environment, status, source, steps, "
+	    "total_tokens, created_at, started_at, finished_at, error "
+	    "FROM runs WHERE environment = $1::text "
+	    "AND ($2::text IS NULL OR status = $2::text) "
+	    "ORDER BY id DESC LIMIT $3::int) r",
+	    3, vals, &runs);
+	if (rc != OK)
+		return rc;
+	if ((st = json_object_new_object()) == NULL) {
+		json_object_put(runs);
+		return ERR_NOMEM;
+	}
+	json_object_object_add(st, "runs", runs);
+	return tools_ok(st, result);
+}
+
+static berr
+tool_get_run(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	struct json_object *v, *run = NULL;
+	char id[24];
+	const char *vals[2] = { id, ctx->environment };
+	berr rc;
+
+	if (args == NULL || !json_object_object_get_ex(args, "run_id", &v))
+		return ERR_INVALID;
+	snprintf(id, sizeof(id), "%" PRId64, json_object_get_int64(v));
+	/*
+	 * Not the input or the tool calls' parameters and results: they may
+	 * hold what a user pasted, secrets included; their count is enough.
+	 */
+	rc = tools_query_json(ctx->db,
+	    "SELECT row_to_json(r)::text FROM (SELECT id, agent_name, "
+	    "environment, status, source, steps, "
+	    "jsonb_array_length(tool_calls) AS tool_call_count, input_tokens, "
+	    "output_tokens, total_tokens, model, final_response, error, "
+	    "created_at, started_at, finished_at FROM runs "
+	    "WHERE id = $1::bigint AND environment = $2::text) r",
+	    2, vals, &run);
+	if (rc == ERR_NOT_FOUND) {
+		char text[96];
+
+		snprintf(text, sizeof(text), "run %s not found", id);
+		*result = tools_result(text, NULL, true);
+		return *result == NULL ? ERR_NOMEM : OK;
+	}
+	if (rc != OK)
+		return rc;
+	return tools_ok(run, result);
+}
+
+/* ---------------------------------------------------------------------
+ * Argument checking: the subset of JSON Schema Berth's schemas use.
+ */
+
+/* Number of UTF-8 code points in s. */
+static size_t
+tools_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+/* Is v an integer (an int, or a double without a fraction)? */
+static bool
+tools_is_integer(struct json_object *v, double *out)
+{
+	double d;
+
+	if (json_object_is_type(v, json_type_int)) {
+		*out = (double)json_object_get_int64(v);
+		return true;
+	}
+	if (!json_object_is_type(v, json_type_double))
+		return false;
+	d = json_object_get_double(v);
+	if (d != d || d > 9007199254740991.0 || d < -9007199254740991.0 ||
+	    d != (double)(int64_t)d)
+		return false;
+	*out = d;
+	return true;
+}
+
+static bool
+tools_type_is(struct json_object *v, const char *type, double *num)
+{
+	if (strcmp(type, "object") == 0)
+		return json_object_is_type(v, json_type_object);
+	if (strcmp(type, "array") == 0)
+		return json_object_is_type(v, json_type_array);
+	if (strcmp(type, "string") == 0)
+		return json_object_is_type(v, json_type_string);
+	if (strcmp(type, "boolean") == 0)
+		return json_object_is_type(v, json_type_boolean);
+	if (strcmp(type, "null") == 0)
+		return v == NULL;
+	if (strcmp(type, "integer") == 0)
+		return tools_is_integer(v, num);
+	if (strcmp(type, "number") == 0) {
+		if (!json_object_is_type(v, json_type_int) &&
+		    !json_object_is_type(v, json_type_double))
+			return false;
+		*num = json_object_get_double(v);
+		return true;
+	}
+	return false;
+}
+
+/* "must be an integer between 1 and 100" and the like, into why. */
+static void
+tools_why_type(struct json_object *schema, const char *type, const char *path,
+    char *why, size_t whylen)
+{
+	struct json_object *mn = NULL, *mx = NULL;
+	const char *art =
+	    (type[0] == 'a' || type[0] == 'i' || type[0] == 'o') ? "an" : "a";
+
+	json_object_object_get_ex(schema, "minimum", &mn);
+	json_object_object_get_ex(schema, "maximum", &mx);
+	if (mn != NULL && mx != NULL)
+		snprintf(why, whylen, "%s: must be %s %s between %s and %s",
+		    path, art, type, json_object_get_string(mn),
+		    json_object_get_string(mx));
+	else if (mn != NULL)
+		snprintf(why, whylen, "%s: must be %s %s of at least %s", path,
+		    art, type, json_object_get_string(mn));
+	else if (mx != NULL)
+		snprintf(why, whylen, "%s: must be %s %s of at most %s", path,
+		    art, type, json_object_get_string(mx));
+	else
+		snprintf(why, whylen, "%s: must be %s %s", path, art, type);
+}
+
+static berr tools_check(struct json_object *schema, struct json_object *v,
+    const char *path, int depth, char *why, size_t whylen);
+
+static berr
+tools_check_object(struct json_object *schema, struct json_object *v,
+    const char *path, int depth, char *why, size_t whylen)
+{
+	struct json_object *props = NULL, *req = NULL, *addl = NULL, *sub;
+	char sub_path[256];
+	size_t i;
+	berr rc;
+
+	json_object_object_get_ex(schema, "properties", &props);
+	json_object_object_get_ex(schema, "required", &req);
+	json_object_object_get_ex(schema, "additionalProperties", &addl);
+	if (req != NULL && json_object_is_type(req, json_type_array)) {
+		for (i = 0; i < json_object_array_length(req); i++) {
+			const char *name = json_object_get_string(
+			    json_object_array_get_idx(req, i));
+
+			if (!json_object_object_get_ex(v, name, NULL)) {
+				snprintf(
+				    why, whylen, "%s.%s: required", path, name);
+				return ERR_INVALID;
+			}
+		}
+	}
+	json_object_object_foreach(v, key, val)
+	{
+		snprintf(sub_path, sizeof(sub_path), "%s.%.64s", path, key);
+		if (props != NULL &&
+		    json_object_object_get_ex(props, key, &sub)) {
+			if ((rc = tools_check(sub, val, sub_path, depth + 1,
+			         why, whylen)) != OK)
+				return rc;
+			continue;
+		}
+		if (addl != NULL &&
+		    json_object_is_type(addl, json_type_boolean) &&
+		    !json_object_get_boolean(addl)) {
+			snprintf(
+			    why, whylen, "%s: unknown parameter", sub_path);
+			return ERR_INVALID;
+		}
+	}
+	return OK;
+}
+
+/* Checks v (NULL = JSON null) against schema at path. */
+static berr
+tools_check(struct json_object *schema, struct json_object *v, const char *path,
+    int depth, char *why, size_t whylen)
+{
+	struct json_object *type = NULL, *en = NULL, *x = NULL;
+	const char *t = NULL;
+	double num = 0;
+	size_t i;
+
+	if (depth > TOOLS_SCHEMA_DEPTH) {
+		snprintf(why, whylen, "%s: nested too deeply", path);
+		return ERR_INVALID;
+	}
+	if (!json_object_is_type(schema, json_type_object))
+		return OK; /* true / {}-like: anything goes */
+	if (json_object_object_get_ex(schema, "type", &type) &&
+	    json_object_is_type(type, json_type_string)) {
+		t = json_object_get_string(type);
+		if (!tools_type_is(v, t, &num)) {
+			tools_why_type(schema, t, path, why, whylen);
+			return ERR_INVALID;
+		}
+	}
+	if (json_object_object_get_ex(schema, "enum", &en) &&
+	    json_object_is_type(en, json_type_array)) {
+		bool hit = false;
+		char list[160] = "";
+
+		for (i = 0; i < json_object_array_length(en); i++) {
+			struct json_object *e =
+			    json_object_array_get_idx(en, i);
+
+			if (json_object_equal(e, v))
+				hit = true;
+			snprintf(list + strlen(list),
+			    sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			    json_object_get_string(e));
+		}
+		if (!hit) {
+			snprintf(
+			    why, whylen, "%s: must be one of %s", path, list);
+			return ERR_INVALID;
+		}
+	}
+	if (t != NULL && (!strcmp(t, "integer") || !strcmp(t, "number"))) {
+		if ((json_object_object_get_ex(schema, "minimum", &x) &&
+		        num < json_object_get_double(x)) ||
+		    (json_object_object_get_ex(schema, "maximum", &x) &&
+		        num > json_object_get_double(x))) {
+			tools_why_type(schema, t, path, why, whylen);
+			return ERR_INVALID;
+		}
+	}
+	if (json_object_is_type(v, json_type_string)) {
+		size_t n = tools_utf8_len(json_object_get_string(v));
+
+		if (json_object_object_get_ex(schema, "minLength", &x) &&
+		    n < (size_t)json_object_get_int64(x)) {
+			snprintf(why, whylen,
+			    "%s: must be at least %s characters", path,
+			    json_object_get_string(x));
+			return ERR_INVALID;
+		}
+		if (json_object_object_get_ex(schema, "maxLength", &x) &&
+		    n > (size_t)json_object_get_int64(x)) {
+			snprintf(why, whylen,
+			    "%s: must be at most %s characters", path,
+			    json_object_get_string(x));
+			return ERR_INVALID;
+		}
+	}
+	if (json_object_is_type(v, json_type_array) &&
+	    json_object_object_get_ex(schema, "items", &x)) {
+		char sub[256];
+
+		for (i = 0; i < json_object_array_length(v); i++) {
+			berr rc;
+
+			snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+			if ((rc = tools_check(x,
+			         json_object_array_get_idx(v, i), sub,
+			         depth + 1, why, whylen)) != OK)
+				return rc;
+		}
+	}
+	if (json_object_is_type(v, json_type_object))
+		return tools_check_object(schema, v, path, depth, why, whylen);
+	return OK;
+}
+
+berr
+tools_check_args(
+    const char *schema_json, struct json_object *args, char *why, size_t whylen)
+{
+	struct json_object *schema, *empty = NULL;
+	char scratch[2];
+	berr rc;
+
+	if (why == NULL || whylen == 0) {
+		why = scratch;
+		whylen = sizeof(scratch);
+	}
+	why[0] = '\0';
+	if ((schema = json_tokener_parse(schema_json)) == NULL) {
+		snprintf(
+		    why, whylen, "arguments: the tool's schema is invalid");
+		return ERR_INVALID;
+	}
+	if (args == NULL && (args = empty = json_object_new_object()) == NULL) {
+		json_object_put(schema);
+		return ERR_NOMEM;
+	}
+	rc = tools_check(schema, args, "arguments", 0, why, whylen);
+	json_object_put(schema);
+	json_object_put(empty);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * tools/call.
+ */
+
+static const struct tool_def *
+tools_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < TOOLS_NBUILTIN; i++)
+		if (strcmp(tools_builtin[i].name, name) == 0)
+			return &tools_builtin[i];
+	return NULL;
+}
+
+static double
+tools_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Audits one call: argument names only, never their values (a value may
+ * be a secret the user pasted). An audit row that cannot be written is an
+ * error for the caller: an unaudited call must not look like a success.
+ */
+static berr
+tools_audit(const struct tool_call_ctx *ctx, const char *name,
+    struct json_object *args, bool success, const char *error, double ms)
+{
+	struct audit_event ev = { 0 };
+	struct json_object *d, *names;
+	char resource[TOOLS_NAME_ECHO + 8];
+	berr rc;
+
+	if ((d = json_object_new_object()) == NULL ||
+	    (names = json_object_new_array()) == NULL) {
+		json_object_put(d);
+		return ERR_NOMEM;
+	}
+	if (args != NULL && json_object_is_type(args, json_type_object)) {
+		json_object_object_foreach(args, key, val)
+		{
+			(void)val;
+			json_object_array_add(names,
+			    json_object_new_string_len(
+			        key, (int)strnlen(key, TOOLS_NAME_ECHO)));
+		}
+	}
+	json_object_object_add(
+	    d, "duration_ms", json_object_new_int64((int64_t)ms));
+	if (ctx->request_id != NULL)
+		json_object_object_add(
+		    d, "request_id", json_object_new_string(ctx->request_id));
+	json_object_object_add(d, "arguments", names);
+	if (error != NULL)
+		json_object_object_add(
+		    d, "error", json_object_new_string(error));
+	snprintf(
+	    resource, sizeof(resource), "tool:%.*s", TOOLS_NAME_ECHO, name);
+	ev.user_id = ctx->principal != NULL ? ctx->principal->user_id : 0;
+	ev.username = ctx->principal != NULL ? ctx->principal->username : NULL;
+	ev.action = "tool.call";
+	ev.resource = resource;
+	ev.environment = ctx->environment;
+	ev.ip_address = ctx->client_ip;
+	ev.success = success;
+	ev.details = d;
+	rc = audit_append(ctx->db, &ev);
+	json_object_put(d);
+	return rc;
+}
+
+berr
+tools_call(const struct tool_call_ctx *ctx, const char *name,
+    struct json_object *args, struct json_object **result)
+{
+	const struct tool_def *t;
+	struct json_object *r = NULL, *v;
+	char why[256] = "";
+	const char *error = NULL;
+	double t0 = tools_now_ms();
+	bool success = false;
+	berr rc = OK, arc;
+
+	*result = NULL;
+	if ((t = tools_find(name)) == NULL) {
+		snprintf(why, sizeof(why), "unknown tool: %.*s",
+		    TOOLS_NAME_ECHO, name);
+		error = "unknown tool";
+	} else if (tools_may_call(ctx, t, why, sizeof(why)) != OK) {
+		error = "forbidden";
+	} else if (args != NULL &&
+	    !json_object_is_type(args, json_type_object)) {
+		snprintf(why, sizeof(why), "arguments: must be an object");
+		error = "invalid arguments";
+	} else if ((rc = tools_check_args(
+	                t->input_schema, args, why, sizeof(why))) != OK) {
+		if (rc == ERR_NOMEM)
+			goto out;
+		rc = OK;
+		error = "invalid arguments";
+	} else if ((rc = t->fn(ctx, args, &r)) != OK) {
+		if (rc == ERR_NOMEM)
+			goto out;
+		/* What the client may learn: the kind, never the detail. */
+		snprintf(why, sizeof(why), "%s failed: %s", t->name,
+		    rc == ERR_DB_DOWN ? "the database is unreachable"
+		                      : err_str(rc));
+		error = err_str(rc);
+		rc = OK;
+	} else {
+		success = !(json_object_object_get_ex(r, "isError", &v) &&
+		    json_object_get_boolean(v));
+		if (!success)
+			error = "tool reported an error";
+	}
+	arc = tools_audit(ctx, name, args, success, error, tools_now_ms() - t0);
+	if (arc != OK) {
+		log_error("tools: call of %.*s by %s not audited: %s",
+		    TOOLS_NAME_ECHO, name,
+		    ctx->principal != NULL ? ctx->principal->username : "-",
+		    err_str(arc));
+		json_object_put(r);
+		r = NULL;
+		snprintf(why, sizeof(why),
+		    "the call could not be recorded in the audit log");
+	}
+	if (r == NULL && (r = tools_result(why, NULL, true)) == NULL)
+		rc = ERR_NOMEM;
+out:
+	if (rc != OK) {
+		json_object_put(r);
+		r = NULL;
+	}
+	*result = r;
+	return rc;
+}
