@@ -75,9 +75,19 @@ LOG_FN(log_debug, LOG_LVL_DEBUG)
 const char *
 log_secret_prefix(const char *secret, char *buf, size_t size)
 {
-	if (secret == NULL || *secret == '\0')
+	char shown[7];
+	size_t i;
+
+	if (secret == NULL || *secret == '\0') {
 		snprintf(buf, size, "(none)");
-	else
-		snprintf(buf, size, "%.6s…", secret);
+		return buf;
+	}
+	/* Client bytes go into log lines: anything but printable ASCII
+	 * becomes '?', so a token cannot forge or garble a line. */
+	for (i = 0; i < 6 && secret[i] != '\0'; i++)
+		shown[i] =
+		    (secret[i] > ' ' && secret[i] < 0x7f) ? secret[i] : '?';
+	shown[i] = '\0';
+	snprintf(buf, size, "%s…", shown);
 	return buf;
 }

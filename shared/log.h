@@ -25,6 +25,7 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Writes into buf (size >= 12) at most the first 6 characters of secret
+ * (bytes other than printable ASCII shown as "?")
  * followed by "…", or "(none)" for NULL/empty. Returns buf.
  */
 const char *log_secret_prefix(const char *secret, char *buf, size_t size);
