@@ -20,6 +20,10 @@
 #define LIMIT_AUTH_HEADER_BYTES 4096
 /* Longest request path routed (414 above). */
 #define LIMIT_PATH_BYTES 2048
+/* Deepest JSON nesting accepted in a request body (json-c tokener depth). */
+#define LIMIT_JSON_DEPTH 64
+/* Most messages in one JSON-RPC batch (only 2025-03-26 has batches). */
+#define LIMIT_MCP_BATCH 100
 /* Largest response body produced in memory. */
 #define LIMIT_RESPONSE_BYTES (4 * 1024 * 1024)
 /* Largest config.yaml read. */

@@ -4,7 +4,7 @@
  * How a POST is read (spec passages in quotes; "2026" is
  * docs/specification/2026-07-28, "2025" is docs/specification/2025-11-25):
  *
- *  1. The body is parsed with json-c, nesting capped (MCP_MAX_DEPTH):
+ *  1. The body is parsed with json-c, nesting capped (LIMIT_JSON_DEPTH):
  *     unparsable -> -32700, HTTP 400.
  *  2. The era. MCP-Protocol-Version names one: a value we do not speak is
  *     400 with UnsupportedProtocolVersionError, -32022, data {supported,
@@ -74,12 +74,8 @@
 #include "principal.h"
 #include "tools.h"
 
-/* Deepest JSON nesting accepted in a body. TODO: move to limit.h. */
-#define MCP_MAX_DEPTH 64
 /* Tools per tools/list page. */
 #define MCP_PAGE_SIZE 50
-/* Most messages in one (2025-03-26) batch. TODO: move to limit.h. */
-#define MCP_MAX_BATCH 100
 
 #define MCP_MODERN         "2026-07-28"
 #define MCP_LEGACY_LATEST  "2025-11-25"
@@ -1026,7 +1022,7 @@ mcp_parse(const struct mcp_request *rq, struct mcp_err *e)
 		mcp_err_set(e, RPC_PARSE_ERROR, 400, "Parse error: empty body");
 		return NULL;
 	}
-	if ((tok = json_tokener_new_ex(MCP_MAX_DEPTH)) == NULL) {
+	if ((tok = json_tokener_new_ex(LIMIT_JSON_DEPTH)) == NULL) {
 		mcp_err_set(e, RPC_INTERNAL_ERROR, 500, "Internal error");
 		return NULL;
 	}
@@ -1179,10 +1175,10 @@ mcp_post(const struct mcp_ctx *ctx, const struct principal *p,
 		goto fail;
 	}
 	n = json_object_array_length(msg);
-	if (n == 0 || n > MCP_MAX_BATCH) {
+	if (n == 0 || n > LIMIT_MCP_BATCH) {
 		mcp_err_set(&e, RPC_INVALID_REQUEST, 400,
 		    "Invalid Request: a batch holds 1 to %d messages",
-		    MCP_MAX_BATCH);
+		    LIMIT_MCP_BATCH);
 		goto fail;
 	}
 	if ((out = json_object_new_array()) == NULL) {
