@@ -1,4 +1,433 @@
-/* PLACEHOLDER: replaced by its owner. */
+/*
+ * mcp_session.c - 2025-era MCP sessions in PostgreSQL. See mcp_session.h.
+ *
+ * Every operation is one prepared statement, one round trip, and every one
+ * carries the principal in its WHERE clause: a session id alone never finds
+ * a row. An id that cannot be one of ours (wrong length, bytes outside
+ * visible ASCII, as the table's CHECK says) is "not found" without asking
+ * the database, so hostile ids cost nothing and never reach SQL.
+ */
 #include "mcp_session.h"
-void mcp_session_store(struct mcp_session_backend *b, struct mcp_store *s) { (void)b; (void)s; }
-berr mcp_session_prepare(struct db *db) { (void)db; return OK; }
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <openssl/rand.h>
+
+#include "config.h"
+#include "log.h"
+#include "principal.h"
+
+/* Random bytes in an id: 256 bits, unguessable. */
+#define MCP_SESSION_RANDOM_BYTES 32
+/* The table's CHECK: id ~ '^[!-~]{16,128}$'. */
+#define MCP_SESSION_ID_MIN 16
+#define MCP_SESSION_ID_MAX 128
+/*
+ * Largest clientInfo or capabilities text kept per session. A client's
+ * self-description is small; a larger one is stored as {} rather than
+ * letting every session row grow with the request body (LIMIT_BODY_BYTES).
+ * Belongs in limit.h (LIMIT_MCP_SESSION_JSON_BYTES) once that file is ours.
+ */
+#define MCP_SESSION_JSON_MAX (16 * 1024)
+/* Upper bound of the last_used_at write throttle, seconds (see below). */
+#define MCP_SESSION_TOUCH_MAX 60
+
+static const char mcp_session_b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/*
+ * $1 id, $2 user_id (NULL for AUTH_NONE), $3 auth_method, $4 token_id,
+ * $5 protocol_version, $6 client_info, $7 capabilities, $8 absolute timeout
+ * in seconds. The expiry is computed from the server's clock, like every
+ * other timestamp here, so responders with skewed clocks agree.
+ */
+static const char mcp_session_sql_create[] =
+    "INSERT INTO mcp_sessions (id, user_id, auth_method, token_id,"
+    " protocol_version, client_info, capabilities, expires_at)"
+    " VALUES ($1, $2::bigint, $3, $4, $5, $6::jsonb, $7::jsonb,"
+    " now() + make_interval(secs => $8::int))"
+    " RETURNING id, protocol_version, log_level,"
+    " coalesce(client_info->>'name', '') AS client_name";
+
+/*
+ * $1 id, $2 user_id, $3 auth_method, $4 idle timeout, $5 touch interval
+ * (seconds). The row only when it is this principal's and alive; the
+ * last_used_at write is folded in as a data-modifying CTE (run exactly
+ * once) and throttled to one write per $5 seconds, so a busy session costs
+ * one row write per interval, not one per request. Two responders racing
+ * on it both wait for the row lock; the loser re-checks the condition and
+ * writes nothing.
+ */
+static const char mcp_session_sql_load[] =
+    "WITH s AS ("
+    " SELECT id, protocol_version, log_level,"
+    " coalesce(client_info->>'name', '') AS client_name"
+    " FROM mcp_sessions"
+    " WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2::bigint"
+    " AND auth_method = $3 AND expires_at > now()"
+    " AND last_used_at > now() - make_interval(secs => $4::int)"
+    "), touch AS ("
+    " UPDATE mcp_sessions t SET last_used_at = now() FROM s"
+    " WHERE t.id = s.id"
+    " AND t.last_used_at < now() - make_interval(secs => $5::int)"
+    " RETURNING t.id"
+    ") "
+    "SELECT id, protocol_version, log_level, client_name FROM s";
+
+/* $1 id, $2 user_id, $3 auth_method, $4 idle timeout, $5 level. */
+static const char mcp_session_sql_level[] =
+    "UPDATE mcp_sessions SET log_level = $5, last_used_at = now()"
+    " WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2::bigint"
+    " AND auth_method = $3 AND expires_at > now()"
+    " AND last_used_at > now() - make_interval(secs => $4::int)"
+    " RETURNING id";
+
+/*
+ * $1 id, $2 user_id, $3 auth_method, $4 idle timeout. An expired session of
+ * this principal is deleted too (it is garbage anyway) but reported as not
+ * found, like any expired session.
+ */
+static const char mcp_session_sql_remove[] =
+    "DELETE FROM mcp_sessions"
+    " WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2::bigint"
+    " AND auth_method = $3"
+    " RETURNING (expires_at > now() AND last_used_at > now()"
+    " - make_interval(secs => $4::int)) AS live";
+
+/* The log levels of logging/setLevel (the table's CHECK). */
+static const char *const mcp_session_levels[] = { "debug", "info", "notice",
+	"warning", "error", "critical", "alert", "emergency", NULL };
+
+berr
+mcp_session_prepare(struct db *db)
+{
+	berr rc;
+
+	if ((rc = db_prepare(
+	         db, "mcp_session_create", mcp_session_sql_create, 8)) != OK)
+		return rc;
+	if ((rc = db_prepare(
+	         db, "mcp_session_load", mcp_session_sql_load, 5)) != OK)
+		return rc;
+	if ((rc = db_prepare(
+	         db, "mcp_session_level", mcp_session_sql_level, 5)) != OK)
+		return rc;
+	return db_prepare(db, "mcp_session_remove", mcp_session_sql_remove, 4);
+}
+
+/* Unpadded base64url of in (n bytes) into out, room for (4n+2)/3 + 1. */
+static void
+mcp_session_b64url_encode(const unsigned char *in, size_t n, char *out)
+{
+	size_t i, o = 0;
+	unsigned v;
+
+	for (i = 0; i + 3 <= n; i += 3) {
+		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 |
+		    in[i + 2];
+		out[o++] = mcp_session_b64url[(v >> 18) & 63];
+		out[o++] = mcp_session_b64url[(v >> 12) & 63];
+		out[o++] = mcp_session_b64url[(v >> 6) & 63];
+		out[o++] = mcp_session_b64url[v & 63];
+	}
+	if (n - i == 1) {
+		v = (unsigned)in[i] << 16;
+		out[o++] = mcp_session_b64url[(v >> 18) & 63];
+		out[o++] = mcp_session_b64url[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
+		out[o++] = mcp_session_b64url[(v >> 18) & 63];
+		out[o++] = mcp_session_b64url[(v >> 12) & 63];
+		out[o++] = mcp_session_b64url[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+}
+
+bool
+mcp_session_id_well_formed(const char *id)
+{
+	size_t n;
+
+	if (id == NULL)
+		return false;
+	for (n = 0; id[n] != '\0'; n++)
+		if (n >= MCP_SESSION_ID_MAX || id[n] < '!' || id[n] > '~')
+			return false;
+	return n >= MCP_SESSION_ID_MIN;
+}
+
+/* Copies src into dst (size bytes) when it fits; false when not. */
+static bool
+mcp_session_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= size)
+		return false;
+	memcpy(dst, src, n + 1);
+	return true;
+}
+
+/*
+ * Fills out from row 0 of res (columns by name). ERR_DB when a column is
+ * missing or a value does not fit (a broken schema, not the client's
+ * fault); client_name, which the client chose, is cut instead.
+ */
+static berr
+mcp_session_from_row(const PGresult *res, struct mcp_session *out)
+{
+	int cid = PQfnumber(res, "id"),
+	    cpv = PQfnumber(res, "protocol_version"),
+	    clv = PQfnumber(res, "log_level"),
+	    ccn = PQfnumber(res, "client_name");
+
+	memset(out, 0, sizeof(*out));
+	if (cid < 0 || cpv < 0 || clv < 0 || ccn < 0)
+		return ERR_DB;
+	if (!mcp_session_copy(
+	        out->id, sizeof(out->id), PQgetvalue(res, 0, cid)) ||
+	    !mcp_session_copy(out->protocol_version,
+	        sizeof(out->protocol_version), PQgetvalue(res, 0, cpv)) ||
+	    !mcp_session_copy(out->log_level, sizeof(out->log_level),
+	        PQgetvalue(res, 0, clv)))
+		return ERR_DB;
+	snprintf(out->client_name, sizeof(out->client_name), "%s",
+	    PQgetvalue(res, 0, ccn));
+	return OK;
+}
+
+/*
+ * The principal's columns: user_id as text into buf (NULL for no user, the
+ * local_mode principal) and the auth method's name.
+ */
+static const char *
+mcp_session_user(const struct principal *p, char *buf, size_t size)
+{
+	if (p->user_id <= 0)
+		return NULL;
+	snprintf(buf, size, "%lld", p->user_id);
+	return buf;
+}
+
+/* Seconds of the idle timeout, as text. */
+static void
+mcp_session_idle(const struct config *cfg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%d", cfg->sessions.mcp_idle_timeout);
+}
+
+/*
+ * JSON text fit for a jsonb object column: text itself when it parses as
+ * an object, is not too big, and has no \u0000 (which jsonb refuses);
+ * "{}" otherwise. What the client described itself with is informational,
+ * never a reason to refuse its session.
+ */
+static const char *
+mcp_session_json_object(const char *text)
+{
+	struct json_tokener *tok = NULL;
+	struct json_object *o = NULL;
+	const char *r = "{}";
+	size_t n;
+
+	if (text == NULL || (n = strlen(text)) == 0 ||
+	    n > MCP_SESSION_JSON_MAX || strstr(text, "\\u0000") != NULL)
+		goto out;
+	if ((tok = json_tokener_new()) == NULL)
+		goto out;
+	o = json_tokener_parse_ex(tok, text, (int)n);
+	if (o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
+	    json_object_is_type(o, json_type_object) &&
+	    json_tokener_get_parse_end(tok) == n)
+		r = text;
+out:
+	json_object_put(o);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return r;
+}
+
+/*
+ * create(): a fresh id, one INSERT. OK with *out filled; ERR_INVALID for a
+ * protocol version of the wrong shape; ERR_INTERNAL when the random
+ * generator fails; ERR_DB_DOWN, ERR_DB.
+ */
+static berr
+mcp_session_create(void *arg, const struct principal *p,
+    const char *protocol_version, const char *client_info,
+    const char *capabilities, struct mcp_session *out)
+{
+	struct mcp_session_backend *b = arg;
+	unsigned char raw[MCP_SESSION_RANDOM_BYTES];
+	char id[(4 * MCP_SESSION_RANDOM_BYTES + 2) / 3 + 1], user[24],
+	    absolute[16];
+	const char *values[8];
+	PGresult *res = NULL;
+	berr rc;
+
+	if (protocol_version == NULL || strlen(protocol_version) != 10) {
+		rc = ERR_INVALID;
+		goto out;
+	}
+	/* RAND_bytes() draws from the OS's CSPRNG through OpenSSL's DRBG. */
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		log_error("mcp session: the random generator failed");
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	mcp_session_b64url_encode(raw, sizeof(raw), id);
+	snprintf(absolute, sizeof(absolute), "%d",
+	    b->cfg->sessions.mcp_absolute_timeout);
+	values[0] = id;
+	values[1] = mcp_session_user(p, user, sizeof(user));
+	values[2] = principal_method_name(p->method);
+	values[3] = p->token_id[0] != '\0' ? p->token_id : NULL;
+	values[4] = protocol_version;
+	values[5] = mcp_session_json_object(client_info);
+	values[6] = mcp_session_json_object(capabilities);
+	values[7] = absolute;
+	if ((rc = db_exec(b->db, "mcp_session_create", 8, values, &res)) != OK)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = ERR_DB;
+		goto out;
+	}
+	rc = mcp_session_from_row(res, out);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * load(): the session when it is p's and alive, touching last_used_at
+ * (throttled) in the same statement. ERR_NOT_FOUND otherwise.
+ */
+static berr
+mcp_session_load(void *arg, const struct principal *p, const char *id,
+    struct mcp_session *out)
+{
+	struct mcp_session_backend *b = arg;
+	char user[24], idle[16], touch[16];
+	const char *values[5];
+	PGresult *res = NULL;
+	int every;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id)) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	/*
+	 * A throttled touch lets a session look up to `every` seconds older
+	 * than it is, so the idle timeout may end it that much early: keep
+	 * the interval a tenth of the idle timeout at most, and never above
+	 * MCP_SESSION_TOUCH_MAX or the API keys' touch interval.
+	 */
+	every = b->cfg->sessions.mcp_idle_timeout / 10;
+	if (every > MCP_SESSION_TOUCH_MAX)
+		every = MCP_SESSION_TOUCH_MAX;
+	if (every > b->cfg->auth.key_touch_interval)
+		every = b->cfg->auth.key_touch_interval;
+	if (every < 0)
+		every = 0;
+	mcp_session_idle(b->cfg, idle, sizeof(idle));
+	snprintf(touch, sizeof(touch), "%d", every);
+	values[0] = id;
+	values[1] = mcp_session_user(p, user, sizeof(user));
+	values[2] = principal_method_name(p->method);
+	values[3] = idle;
+	values[4] = touch;
+	if ((rc = db_exec(b->db, "mcp_session_load", 5, values, &res)) != OK)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = mcp_session_from_row(res, out);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* set_log_level(): ERR_INVALID for a level MCP does not define. */
+static berr
+mcp_session_set_log_level(
+    void *arg, const struct principal *p, const char *id, const char *level)
+{
+	struct mcp_session_backend *b = arg;
+	char user[24], idle[16];
+	const char *values[5];
+	PGresult *res = NULL;
+	size_t i;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id)) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	for (i = 0; mcp_session_levels[i] != NULL; i++)
+		if (level != NULL && strcmp(level, mcp_session_levels[i]) == 0)
+			break;
+	if (mcp_session_levels[i] == NULL) {
+		rc = ERR_INVALID;
+		goto out;
+	}
+	mcp_session_idle(b->cfg, idle, sizeof(idle));
+	values[0] = id;
+	values[1] = mcp_session_user(p, user, sizeof(user));
+	values[2] = principal_method_name(p->method);
+	values[3] = idle;
+	values[4] = mcp_session_levels[i];
+	if ((rc = db_exec(b->db, "mcp_session_level", 5, values, &res)) != OK)
+		goto out;
+	rc = PQntuples(res) == 1 ? OK : ERR_NOT_FOUND;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* remove(): deletes p's session; ERR_NOT_FOUND when there was no live one. */
+static berr
+mcp_session_remove(void *arg, const struct principal *p, const char *id)
+{
+	struct mcp_session_backend *b = arg;
+	char user[24], idle[16];
+	const char *values[4];
+	PGresult *res = NULL;
+	int c;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id)) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	mcp_session_idle(b->cfg, idle, sizeof(idle));
+	values[0] = id;
+	values[1] = mcp_session_user(p, user, sizeof(user));
+	values[2] = principal_method_name(p->method);
+	values[3] = idle;
+	if ((rc = db_exec(b->db, "mcp_session_remove", 4, values, &res)) != OK)
+		goto out;
+	if (PQntuples(res) != 1 || (c = PQfnumber(res, "live")) < 0 ||
+	    strcmp(PQgetvalue(res, 0, c), "t") != 0) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+void
+mcp_session_store(struct mcp_session_backend *backend, struct mcp_store *store)
+{
+	store->arg = backend;
+	store->create = mcp_session_create;
+	store->load = mcp_session_load;
+	store->set_log_level = mcp_session_set_log_level;
+	store->remove = mcp_session_remove;
+}

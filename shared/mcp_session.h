@@ -9,9 +9,31 @@
  * its absolute timeout (sessions.mcp_absolute_timeout) reports
  * ERR_NOT_FOUND, exactly like an unknown id. The store holds only borrowed
  * pointers (db, cfg) in its arg.
+ *
+ * The principal a session is bound to is (user_id, auth method): another
+ * user, or the same user with another kind of credential (an API key's
+ * session presented with an OAuth token), does not find it. The creating
+ * credential (token_id) is recorded, not matched, so a user may rotate a
+ * key without losing a live session; revoking the key still cuts the
+ * session off, because every request is authenticated before its session
+ * is looked up.
+ *
+ * Every operation is one prepared statement (one round trip); load()
+ * touches last_used_at in the same statement, at most once per
+ * min(60 s, idle timeout / 10, auth.key_touch_interval). Expired rows are
+ * not purged here (load ignores them; remove deletes this principal's).
+ *
+ * Errors of the store functions: ERR_NOT_FOUND (also for an id that is not
+ * 16..128 visible ASCII characters, without a database round trip),
+ * ERR_INVALID (create: protocol version not YYYY-MM-DD; set_log_level: a
+ * level MCP does not define), ERR_INTERNAL (create: the random generator
+ * failed), ERR_DB_DOWN, ERR_DB. A client_info or capabilities text that is
+ * not a JSON object of at most 16 KiB is stored as {}.
  */
 #ifndef BERTH_MCP_SESSION_H
 #define BERTH_MCP_SESSION_H
+
+#include <stdbool.h>
 
 #include "db.h"
 #include "mcp.h"
@@ -27,6 +49,10 @@ struct mcp_session_backend {
 /* Fills *store with the PostgreSQL implementation over backend. */
 void mcp_session_store(
     struct mcp_session_backend *backend, struct mcp_store *store);
+
+/* True when id has the shape the table allows: 16..128 characters of
+ * visible ASCII ('!'..'~'). Reads at most 129 bytes of id (may be NULL). */
+bool mcp_session_id_well_formed(const char *id);
 
 /* Registers the prepared statements. */
 berr mcp_session_prepare(struct db *db) __attribute__((warn_unused_result));
