@@ -392,11 +392,9 @@ mcp_endpoint_send(struct request *req, const struct mcp_response *rs)
 		    n > 0 ? (size_t)n : 0, extra);
 		return;
 	}
-	/* request_reply() always writes a Content-Type; a bodyless answer
-	 * (202) carries application/json with Content-Length 0. */
-	request_reply(req, rs->status,
-	    rs->content_type != NULL ? rs->content_type : "application/json",
-	    rs->body, rs->body != NULL ? rs->body_len : 0, extra);
+	/* A bodyless answer (202, 204) carries no Content-Type. */
+	request_reply(req, rs->status, rs->content_type, rs->body,
+	    rs->body != NULL ? rs->body_len : 0, extra);
 }
 
 void

@@ -40,6 +40,7 @@ request_status_text(int status)
 	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
@@ -248,14 +249,16 @@ request_reply(struct request *req, int status, const char *content_type,
 	/* libfcgi's own printf knows no %zu: format here, write once. */
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
-	    "Content-Type: %s\r\n"
+	    "%s%s%s"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "%s"
 	    "\r\n",
-	    status, request_status_text(status), content_type, len,
+	    status, request_status_text(status),
+	    content_type ? "Content-Type: " : "",
+	    content_type ? content_type : "", content_type ? "\r\n" : "", len,
 	    req->request_id, extra_headers ? extra_headers : "");
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		log_error("bug: response head too long (request %s)",

@@ -53,7 +53,8 @@ berr request_read_body(struct request *req, size_t cap)
 const char *request_param(const struct request *req, const char *name);
 
 /*
- * Answers with status and body (len bytes, may be 0). extra_headers, when
+ * Answers with status and body (len bytes, may be 0; content_type NULL
+ * sends no Content-Type, for 202/204). extra_headers, when
  * not NULL, is one or more "Name: value\r\n" lines. A second reply is
  * ignored and logged as a bug.
  */
