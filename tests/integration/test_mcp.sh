@@ -20,7 +20,7 @@
 # loopback ports are two names here), so the Host check passes on both.
 #
 # node and npm are required (CI has them): the client folder is copied to
-# $BERTH_BUILDDIR/mcp-client and `npm ci` runs there once (the source tree
+# ~/.cache/berth/mcp-client (BERTH_NODE_CACHE) and `npm ci` runs there once (the source tree
 # stays untouched: distcheck makes it read-only).
 #
 # Checks that need the protocol core (shared/mcp.c) print PENDING while it
@@ -41,10 +41,12 @@ BUILD=${BERTH_BUILDDIR:-$BERTH_SRCDIR}
 BERTH_BIN=$BUILD/cli/berth
 FCGI_BIN=$BUILD/fcgi/berth-fcgi
 
-# --- the SDK client, installed in the build tree --------------------------------
+# --- the SDK client, installed in a cache outside the build tree -------------
+# (outside, so that `make distcheck`'s distclean check finds nothing left,
+# and so that the sanitizer and distcheck rounds reuse one npm install)
 
 CLIENT_SRC=$BERTH_SRCDIR/tests/integration/mcp-client
-CLIENT_DIR=$BUILD/mcp-client
+CLIENT_DIR=${BERTH_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}/mcp-client
 mkdir -p -- "$CLIENT_DIR"
 # Copy only when something changed, so node_modules is reused between runs.
 for f in package.json package-lock.json client.mjs; do
