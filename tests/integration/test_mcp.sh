@@ -23,8 +23,7 @@
 # ~/.cache/berth/mcp-client (BERTH_NODE_CACHE) and `npm ci` runs there once (the source tree
 # stays untouched: distcheck makes it read-only).
 #
-# Checks that need the protocol core (shared/mcp.c) print PENDING while it
-# is a placeholder answering 501, and the test then fails at the end.
+# A 501 from initialize (no protocol core) fails the test at once.
 
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -200,11 +199,8 @@ pass "users alice and bob with an API key each (berth CLI)"
 # --- does the protocol core answer? ---------------------------------------------------
 
 req POST "$URL_A" "${JSON_HDRS[@]}" "${AUTH_A[@]}" --data "$INIT_BODY"
+[[ $STATUS != 501 ]] || fail "POST initialize -> 501: the protocol core is missing"
 CORE=1
-if [[ $STATUS == 501 ]]; then
-	CORE=0
-	echo "NOTE the protocol core is a placeholder (POST initialize -> 501): core checks are PENDING"
-fi
 
 # --- transport refusals (no core needed) ---------------------------------------------
 
