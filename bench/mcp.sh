@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# mcp.sh - authenticated MCP through nginx: tools/list and tools/call
+# station_status on berth-fcgi against the trivial FastCGI responder
+# (bench/fcgi-trivial), same nginx, same FastCGI port, same worker count,
+# measured in the same run, at 32 and 128 connections.
+#
+# The requests are of the 2026 era (MCP-Protocol-Version 2026-07-28, the
+# per-request _meta envelope, Mcp-Method/Mcp-Name), which needs no session:
+# each one is authenticated by its API key and answered on its own, as a
+# stateless client would send them. bench/mcp.lua builds them and checks
+# every response (200 and a JSON-RPC result; no isError); a run with any
+# other answer is printed as INVALID and the script exits 1. The baseline
+# gets the very same request (same headers, same body, POST /mcp: same
+# nginx location) and answers its fixed 200 JSON without reading it.
+#
+# Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and the
+# ratio of Berth's requests/s to the baseline's at the same connection
+# count; then the RSS of berth-fcgi's master and of each worker (ps -o rss)
+# after Berth's runs.
+#
+# usage: bench/mcp.sh [SECONDS] [WORKERS]   (run from a build, or with
+#        BERTH_BUILDDIR/BERTH_SRCDIR set as `make check` sets them)
+#        BERTH_BENCH_CONNS="32 128" chooses the connection counts.
+set -euo pipefail
+secs=${1:-10}
+workers=${2:-2}
+conns_list=${BERTH_BENCH_CONNS:-32 128}
+src=${BERTH_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+build=${BERTH_BUILDDIR:-$src/build}
+command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps)"; exit 1; }
+export BERTH_SRCDIR=$src BERTH_BUILDDIR=$build
+lua=$src/bench/mcp.lua
+dir=$(mktemp -d /tmp/berth-bench.XXXXXX)
+chmod 0755 "$dir"
+trivial_pid=
+cleanup() {
+	if [[ -n $trivial_pid ]]; then
+		kill "$trivial_pid" 2>/dev/null || true
+	fi
+	bash "$src/scripts/berth-stack" down --dir "$dir" >/dev/null 2>&1 || true
+	rm -rf -- "$dir"
+}
+trap cleanup EXIT
+bash "$src/scripts/berth-stack" up --dir "$dir" --workers "$workers" >/dev/null 2>"$dir/up.log" || { cat "$dir/up.log"; exit 1; }
+set -a
+# shellcheck source=/dev/null
+. "$dir/stack.env"
+set +a
+port=$(sed -n 's/^FCGI_PORT=//p' "$dir/run/state")
+url=$BERTH_URL/mcp
+
+# A user and an API key, as an operator makes them.
+"$build/cli/berth" user create bench --email bench@example.com --role admin >/dev/null
+BERTH_BENCH_KEY=$("$build/cli/berth" apikey create bench --name bench 2>/dev/null)
+[[ $BERTH_BENCH_KEY =~ ^sk- ]] || { echo "berth apikey create printed no key"; exit 1; }
+export BERTH_BENCH_KEY BERTH_BENCH_TOOL=station_status
+
+# to_ms VALUE: wrk's "1.23ms" / "850.00us" / "1.02s" in milliseconds.
+to_ms() {
+	awk -v v="$1" 'BEGIN {
+		n = v + 0
+		if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000
+		printf "%.2f", n }'
+}
+
+# run LABEL CONNS METHOD EXPECT: one measured wrk run (after a 1 s warm-up)
+# of bench/mcp.lua; appends "LABEL|CONNS|rps|p50|p99|verdict" to $dir/rows.
+run() {
+	local label=$1 c=$2 out rps p50 p99 check verdict
+	export BERTH_BENCH_METHOD=$3 BERTH_BENCH_EXPECT=$4
+	wrk -t2 -c"$c" -d1s -s "$lua" "$url" >/dev/null
+	out=$(wrk -t2 -c"$c" -d"${secs}s" --latency -s "$lua" "$url")
+	printf '%s\n' "$out" >>"$dir/wrk.log"
+	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+	p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+	check=$(grep '^CHECK ' <<<"$out" || true)
+	if [[ $check =~ responses=([0-9]+)\ non200=([0-9]+)\ unexpected=([0-9]+) ]] &&
+		((BASH_REMATCH[1] > 0 && BASH_REMATCH[2] == 0 && BASH_REMATCH[3] == 0)); then
+		verdict="ok: ${BASH_REMATCH[1]} x 200 with $4"
+	else
+		verdict="INVALID (${check:-no CHECK line}): see below"
+		INVALID=1
+		printf '%s\n' "$out" >>"$dir/invalid.log"
+		# One request by hand, to show what the server answers.
+		curl -sS -i -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
+			-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+			-H 'MCP-Protocol-Version: 2026-07-28' -H "Mcp-Method: $3" \
+			-H "Mcp-Name: station_status" \
+			--data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$3\",\"params\":{\"name\":\"station_status\",\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}" \
+			>>"$dir/invalid.log" 2>&1 || true
+	fi
+	if grep -q '^  Socket errors' <<<"$out"; then
+		verdict="$verdict; wrk:$(grep '^  Socket errors' <<<"$out" | cut -d: -f2)"
+	fi
+	printf '%s|%s|%s|%s|%s|%s\n' "$label" "$c" "$rps" "$p50" "$p99" "$verdict" >>"$dir/rows"
+}
+INVALID=0
+: >"$dir/rows"
+
+# --- Berth ---------------------------------------------------------------------
+for c in $conns_list; do
+	run "berth tools/list" "$c" tools/list '"result":'
+	run "berth tools/call station_status" "$c" tools/call '"result":'
+done
+master=$(head -n 1 "$dir/run/berth-fcgi.pid")
+rss="master pid $master $(ps -o rss= -p "$master" | tr -d ' ') kB"
+while read -r pid kb; do
+	rss="$rss; worker pid $pid $kb kB"
+done < <(ps -o pid=,rss= --ppid "$master")
+
+# --- the baseline on the same FastCGI port ---------------------------------------
+kill "$master"
+for _ in $(seq 1 50); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+	sleep 0.1
+done
+"$build/bench/fcgi-trivial" --listen "127.0.0.1:$port" --workers "$workers" &
+trivial_pid=$!
+sleep 0.5
+for c in $conns_list; do
+	run "trivial responder (baseline)" "$c" tools/list '"status":"ok"'
+done
+
+# --- report ----------------------------------------------------------------------
+printf 'POST /mcp via nginx, 2026-07-28 era with an API key, %s workers, %s s per run (wrk -t2 --latency):\n' \
+	"$workers" "$secs"
+printf '  %-5s %-32s %10s %9s %9s %7s  %s\n' conns run 'req/s' 'p50 ms' 'p99 ms' ratio check
+for c in $conns_list; do
+	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial/ && $2 == c {print $3}' "$dir/rows")
+	for label in "trivial responder (baseline)" "berth tools/list" "berth tools/call station_status"; do
+		awk -F'|' -v c="$c" -v l="$label" -v b="$base" '$1 == l && $2 == c {
+			printf "  %-5s %-32s %10.0f %9.2f %9.2f %7.2f  %s\n", $2, $1, $3, $4, $5, (b > 0 ? $3 / b : 0), $6 }' \
+			"$dir/rows"
+	done
+done
+printf 'berth-fcgi RSS after its runs (ps -o rss): %s\n' "$rss"
+if ((INVALID)); then
+	echo "---- wrk output and a sample answer of the invalid run(s) ----"
+	cat "$dir/invalid.log"
+	echo "INVALID: at least one run did not get 200s with a JSON-RPC result; its figures mean nothing"
+	exit 1
+fi
