@@ -8,6 +8,7 @@
  *
  * usage: fcgi-trivial --listen HOST:PORT|PATH --workers N
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +42,21 @@ main(int argc, char **argv)
 {
 	const char *listen = NULL;
 	int workers = 2, i, fd;
+	char *end;
+	long n;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--listen") == 0)
 			listen = argv[i + 1];
-		else if (strcmp(argv[i], "--workers") == 0)
-			workers = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--workers") == 0) {
+			/* Anything but a whole number in range: usage. */
+			errno = 0;
+			n = strtol(argv[i + 1], &end, 10);
+			workers = errno == 0 && end != argv[i + 1] &&
+			        *end == '\0' && n >= 1 && n <= 256
+			    ? (int)n
+			    : 0;
+		}
 	}
 	if (listen == NULL || workers < 1 || workers > 256) {
 		fprintf(

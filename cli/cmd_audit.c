@@ -21,8 +21,9 @@
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
+#include "parse.h"
 
-#define CMD_AUDIT_DEFAULT_LIMIT "100"
+#define CMD_AUDIT_DEFAULT_LIMIT 100
 #define CMD_AUDIT_MAX_LIMIT     100000
 #define CMD_AUDIT_EXPORT_PAGE   "1000"
 /* "N ago" goes back at most this far (100 years), so N * unit never
@@ -162,9 +163,8 @@ cmd_audit_parse_iso(const char *s, char *out, size_t size)
 				return false;
 		}
 	}
-	if (*p != '\0')
+	if (*p != '\0' || parse_int(frac, 0, 999999, &us) != OK)
 		return false;
-	us = atoi(frac);
 	snprintf(out, size, "%04d-%02d-%02d %02d:%02d:%02d.%06d%c%02d:%02d", y,
 	    mo, d, h, mi, sec, us, sign, oh, om);
 	return true;
@@ -587,7 +587,7 @@ cmd_audit(int argc, char **argv, const char *config_path)
 
 	memset(&f, 0, sizeof(f));
 	f.ago_s = -1;
-	f.limit = atol(CMD_AUDIT_DEFAULT_LIMIT);
+	f.limit = CMD_AUDIT_DEFAULT_LIMIT;
 	if (argc >= 2 &&
 	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		cmd_audit_usage(stdout);

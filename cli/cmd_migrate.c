@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "config.h"
 #include "db.h"
 #include "migrate.h"
+#include "parse.h"
 
 static const char cmd_migrate_sql_present[] =
     "SELECT to_regclass('schema_migrations') IS NOT NULL AS present";
@@ -58,7 +60,13 @@ cmd_migrate_version(struct db *db, int *version)
 	if ((rc = db_exec_sql(db, cmd_migrate_sql_version, 0, NULL, &res)) !=
 	    OK)
 		goto out;
-	*version = atoi(PQgetvalue(res, 0, PQfnumber(res, "version")));
+	if (parse_int(PQgetvalue(res, 0, PQfnumber(res, "version")), 0, INT_MAX,
+	        version) != OK) {
+		fprintf(stderr,
+		    "berth: migrate: schema_migrations holds a "
+		    "version that is not a number\n");
+		rc = ERR_DB;
+	}
 out:
 	PQclear(res);
 	return rc;
@@ -109,6 +117,7 @@ cmd_migrate_status(struct db *db, const char *dir)
 	struct dirent *de;
 	const char *name;
 	int pending, version, status = 1, fv, fn, fa, row;
+	long row_version;
 	size_t len;
 
 	if ((pending = migrate_pending(db, dir)) < 0) {
@@ -127,8 +136,14 @@ cmd_migrate_status(struct db *db, const char *dir)
 		fn = PQfnumber(res, "name");
 		fa = PQfnumber(res, "applied_at");
 		for (row = 0; row < PQntuples(res); row++) {
-			l = cmd_migrate_row(
-			    &lines, &n, &cap, atol(PQgetvalue(res, row, fv)));
+			if (parse_long(PQgetvalue(res, row, fv), 0, LONG_MAX,
+			        &row_version) != OK) {
+				fprintf(stderr,
+				    "berth: migrate: schema_migrations holds "
+				    "a version that is not a number\n");
+				goto out;
+			}
+			l = cmd_migrate_row(&lines, &n, &cap, row_version);
 			if (l == NULL) {
 				fprintf(
 				    stderr, "berth: migrate: out of memory\n");
@@ -187,9 +202,8 @@ cmd_migrate_apply(struct db *db, const char *dir)
 {
 	char err[1024];
 	int applied = 0, version = 0;
-	berr rc;
 
-	if ((rc = migrate_run(db, dir, &applied, err, sizeof(err))) != OK) {
+	if (migrate_run(db, dir, &applied, err, sizeof(err)) != OK) {
 		fprintf(stderr, "berth: migrate: %s\n", err);
 		if (applied > 0)
 			fprintf(stderr,

@@ -343,7 +343,9 @@ cmd_user_opt(int argc, char **argv, int *i, const char *opt, bool *missing)
 		return argv[*i] + n + 1;
 	if (argv[*i][n] != '\0')
 		return NULL;
-	if (*i + 1 >= argc) {
+	/* argv[argc] is NULL: the second test says so to the analyzer, so
+	 * that *i moves only when a value is returned. */
+	if (*i + 1 >= argc || argv[*i + 1] == NULL) {
 		*missing = true;
 		return NULL;
 	}
@@ -853,6 +855,7 @@ cmd_user(int argc, char **argv, const char *config_path)
 	struct config *cfg = NULL;
 	struct db *db = NULL;
 	const char *sub;
+	bool create, grant;
 	int st = 1;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
@@ -861,9 +864,12 @@ cmd_user(int argc, char **argv, const char *config_path)
 		return argc < 2 ? 2 : 0;
 	}
 	sub = argv[1];
-	if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 &&
-	    strcmp(sub, "show") != 0 && strcmp(sub, "revoke") != 0 &&
-	    strcmp(sub, "grant") != 0) {
+	/* Decided once: cmd_user_parse() sets a->name for these two, and the
+	 * dispatch below must take the same branch. */
+	create = strcmp(sub, "create") == 0;
+	grant = strcmp(sub, "grant") == 0;
+	if (!create && !grant && strcmp(sub, "list") != 0 &&
+	    strcmp(sub, "show") != 0 && strcmp(sub, "revoke") != 0) {
 		fprintf(stderr, "berth: user: unknown subcommand %s\n", sub);
 		cmd_user_usage(stderr);
 		return 2;
@@ -884,25 +890,24 @@ cmd_user(int argc, char **argv, const char *config_path)
 	/* The roles and environments to check live in the configuration. */
 	if ((st = cmd_user_config(config_path, &cfg)) != 0)
 		goto out;
-	if (strcmp(sub, "create") == 0 || strcmp(sub, "grant") == 0) {
-		if ((st = cmd_user_parse(
-		         cfg, argc, argv, strcmp(sub, "create") == 0, a)) != 0)
+	if (create || grant) {
+		if ((st = cmd_user_parse(cfg, argc, argv, create, a)) != 0)
 			goto out;
 	} else if (argc == 3) {
 		a->name = argv[2];
 	}
 	if ((st = cmd_user_connect(cfg, &db)) != 0)
 		goto out;
-	if (strcmp(sub, "create") == 0)
+	if (create)
 		st = cmd_user_create(db, a);
 	else if (strcmp(sub, "list") == 0)
 		st = cmd_user_list(db);
 	else if (strcmp(sub, "show") == 0)
 		st = cmd_user_show(db, a->name);
-	else if (strcmp(sub, "revoke") == 0)
-		st = cmd_user_revoke(db, a);
-	else
+	else if (grant)
 		st = cmd_user_grant(db, a);
+	else
+		st = cmd_user_revoke(db, a);
 out:
 	db_free(db);
 	config_free(cfg);

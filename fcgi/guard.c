@@ -146,7 +146,12 @@ guard_principal(
 	}
 
 	/* A refusal: count it against the address, audit it, answer. */
-	lrc = authfail_record(ctx->db, ctx->cfg, NULL, addr, &retry);
+	/* No credentials at all is not a guess (MCP clients start that way,
+	 * then follow the 401): counting it would let anyone lock out every
+	 * user behind one address (NAT, proxy). */
+	lrc = strcmp(p->reason, "missing") == 0
+	    ? OK
+	    : authfail_record(ctx->db, ctx->cfg, NULL, addr, &retry);
 	if (lrc != OK && lrc != ERR_DENIED)
 		log_warn("auth: could not count the failure from %s (%s)",
 		    addr ? addr : "?", err_str(lrc));

@@ -375,10 +375,17 @@ mcp_endpoint_send(struct request *req, const struct mcp_response *rs)
 	}
 	if (rs->content_type != NULL &&
 	    strncmp(rs->content_type, "text/event-stream", 17) == 0 &&
-	    off < sizeof(extra))
+	    off < sizeof(extra)) {
 		/* nginx must pass each event on at once. */
-		snprintf(extra + off, sizeof(extra) - off,
+		n = snprintf(extra + off, sizeof(extra) - off,
 		    "X-Accel-Buffering: no\r\n");
+		off += n > 0 ? (size_t)n : 0;
+	}
+	/* Database down or out of resources: say when to come back, as the
+	 * auth gate does. */
+	if (rs->status == 503 && off < sizeof(extra))
+		snprintf(
+		    extra + off, sizeof(extra) - off, "Retry-After: 5\r\n");
 	if (rs->body == NULL && rs->status >= 400) {
 		char body[160];
 

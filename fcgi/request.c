@@ -177,6 +177,10 @@ request_read_body(struct request *req, size_t cap)
 
 	if (req->body != NULL)
 		return OK;
+	/* Bounded, so cap + 2 below cannot wrap and the buffer is never
+	 * resized to 0 bytes. */
+	if (cap > LIMIT_BODY_BYTES)
+		cap = LIMIT_BODY_BYTES;
 	if (req->content_length > 0 && (size_t)req->content_length > cap)
 		goto too_big;
 	/* Without a declared length read until EOF, never past cap + 1. */

@@ -42,7 +42,8 @@ berr request_init(struct request *req, FCGX_Request *fcgx)
     __attribute__((warn_unused_result));
 
 /*
- * Reads the body (at most cap bytes) into req->body. Answers 413 itself and
+ * Reads the body (at most cap bytes; a cap over LIMIT_BODY_BYTES is lowered
+ * to it) into req->body. Answers 413 itself and
  * returns ERR_TOO_BIG when there is more; ERR_IO when the stream breaks
  * (answered 400); ERR_NOMEM (answered 500).
  */

@@ -4,6 +4,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "limit.h"
 #include "log.h"
+#include "parse.h"
 
 #define LISTEN_BACKLOG     512
 #define STOP_GRACE_SECONDS 10
@@ -43,11 +45,15 @@ server_listen(const char *listen, mode_t socket_mode, int *fd)
 {
 	const char *pid_s = getenv("LISTEN_PID");
 	const char *fds_s = getenv("LISTEN_FDS");
-	int s;
+	long pid;
+	int s, nfds;
 
 	if (listen == NULL || *listen == '\0') {
-		if (pid_s != NULL && fds_s != NULL &&
-		    atol(pid_s) == (long)getpid() && atoi(fds_s) >= 1) {
+		/* sd_listen_fds(3): both whole numbers, LISTEN_PID ours, at
+		 * least one fd; anything else is not for us. */
+		if (parse_long(pid_s, 1, LONG_MAX, &pid) == OK &&
+		    pid == (long)getpid() &&
+		    parse_int(fds_s, 1, INT_MAX, &nfds) == OK) {
 			if (!server_is_listening_socket(3)) {
 				log_error("LISTEN_FDS given but fd 3 is not a "
 				          "listening socket");

@@ -43,6 +43,7 @@
 #include <openssl/evp.h>
 
 #include "log.h"
+#include "parse.h"
 
 /* Berth's advisory lock namespace; key 1 is the migrator's. */
 #define AUDIT_LOCK_NS  "1113944692"
@@ -236,15 +237,18 @@ static bool
 audit_ts_us(const char *ts, char *out, size_t size)
 {
 	struct tm tm;
-	long us;
-	int n = 0;
+	const char *p = ts;
+	int us;
 	time_t t;
 
 	memset(&tm, 0, sizeof(tm));
-	if (sscanf(ts, "%4d-%2d-%2d %2d:%2d:%2d.%6ld%n", &tm.tm_year,
-	        &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-	        &us, &n) != 7 ||
-	    n != 26 || ts[n] != '\0')
+	if (parse_digits(&p, 4, &tm.tm_year) != OK || *p++ != '-' ||
+	    parse_digits(&p, 2, &tm.tm_mon) != OK || *p++ != '-' ||
+	    parse_digits(&p, 2, &tm.tm_mday) != OK || *p++ != ' ' ||
+	    parse_digits(&p, 2, &tm.tm_hour) != OK || *p++ != ':' ||
+	    parse_digits(&p, 2, &tm.tm_min) != OK || *p++ != ':' ||
+	    parse_digits(&p, 2, &tm.tm_sec) != OK || *p++ != '.' ||
+	    parse_digits(&p, 6, &us) != OK || *p != '\0')
 		return false;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;

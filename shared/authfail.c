@@ -16,12 +16,14 @@
  */
 #include "authfail.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
 #include "log.h"
+#include "parse.h"
 
 /* Used while the config leaves the auth keys at 0 (unset). */
 #define AUTHFAIL_ACCOUNT_DEFAULT 5
@@ -154,8 +156,9 @@ authfail_check(struct db *db, const struct config *cfg, const char *account,
 		goto out;
 	}
 	if (!PQgetisnull(res, 0, col)) {
-		*retry_after = atoi(PQgetvalue(res, 0, col));
-		if (*retry_after < 1)
+		/* Under a second (or unreadable) is still locked: 1 s. */
+		if (parse_int(
+		        PQgetvalue(res, 0, col), 1, INT_MAX, retry_after) != OK)
 			*retry_after = 1;
 		rc = ERR_DENIED;
 	}
@@ -203,8 +206,8 @@ authfail_record(struct db *db, const struct config *cfg, const char *account,
 	for (i = 0; i < PQntuples(res); i++) {
 		if (*PQgetvalue(res, i, c_locked) != 't')
 			continue;
-		n = atoi(PQgetvalue(res, i, c_retry));
-		if (n < 1)
+		if (parse_int(PQgetvalue(res, i, c_retry), 1, INT_MAX, &n) !=
+		    OK)
 			n = 1;
 		if (n > *retry_after)
 			*retry_after = n;

@@ -116,6 +116,12 @@ cbuf_add(struct cbuf *b, const char *s, size_t n)
 
 	if (b->nomem)
 		return;
+	/* len + n + 1 cannot wrap, so an empty buffer (cap 0) always grows
+	 * here before the copy. */
+	if (n >= SIZE_MAX / 2 - b->len) {
+		b->nomem = true;
+		return;
+	}
 	if (b->len + n + 1 > b->cap) {
 		cap = b->cap ? b->cap : 64;
 		while (cap < b->len + n + 1)
@@ -1128,7 +1134,12 @@ expand(const char *s, bool secret, char **out, char *msg, size_t msglen)
 		memcpy(var, name, (size_t)(ne - name));
 		var[ne - name] = '\0';
 		val = getenv(var);
-		if (ne == end && val == NULL) {
+		if (val != NULL && (ne == end || *val != '\0')) {
+			cbuf_adds(&b, val);
+		} else if (ne != end) {
+			/* ${NAME:-default} with NAME unset or empty. */
+			cbuf_add(&b, ne + 2, (size_t)(end - ne - 2));
+		} else {
 			snprintf(msg, msglen,
 			    "${%s} is not set (write ${%s:-default} for a "
 			    "fallback)",
@@ -1136,10 +1147,6 @@ expand(const char *s, bool secret, char **out, char *msg, size_t msglen)
 			rc = ERR_CONFIG;
 			goto out;
 		}
-		if (ne != end && (val == NULL || *val == '\0'))
-			cbuf_add(&b, ne + 2, (size_t)(end - ne - 2));
-		else
-			cbuf_adds(&b, val);
 		p = end + 1;
 		if (b.len > LIMIT_CONFIG_BYTES) {
 			snprintf(msg, msglen,

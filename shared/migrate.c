@@ -33,6 +33,7 @@
 
 #include "limit.h"
 #include "log.h"
+#include "parse.h"
 
 /*
  * pg_advisory_lock(int, int) keys: the first is Berth's namespace ("Bert" in
@@ -390,7 +391,14 @@ migrate_load_applied(struct db *db, struct migrate_set *set, bool must_exist,
 	fs = PQfnumber(res, "checksum");
 	rows = PQntuples(res);
 	for (row = 0; row < rows; row++) {
-		version = atoi(PQgetvalue(res, row, fv));
+		if (parse_int(PQgetvalue(res, row, fv), 0, INT_MAX, &version) !=
+		    OK) {
+			migrate_msg(msg, size,
+			    "schema_migrations holds a version that is not a "
+			    "number");
+			rc = ERR_DB;
+			goto out;
+		}
 		dbsum = PQgetvalue(res, row, fs);
 		if (version > newest)
 			newest = version;
@@ -458,6 +466,7 @@ migrate_result(PGconn *conn, PGresult *res, const struct migrate_tx *tx)
 	const char *state, *text, *pos;
 	PGresult *more;
 	char where[32] = "";
+	long pos_n;
 
 	switch (PQresultStatus(res)) {
 	case PGRES_COMMAND_OK:
@@ -480,9 +489,9 @@ migrate_result(PGconn *conn, PGresult *res, const struct migrate_tx *tx)
 	pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
 	if (text == NULL)
 		text = PQerrorMessage(conn);
-	if (pos != NULL)
+	if (parse_long(pos, 1, LONG_MAX, &pos_n) == OK)
 		snprintf(where, sizeof(where), ":%d",
-		    migrate_line(tx->m->text, atol(pos)));
+		    migrate_line(tx->m->text, pos_n));
 	migrate_msg(tx->msg, tx->size, "%s%s: SQLSTATE %s: %s", tx->m->file,
 	    where, state != NULL ? state : "none", text);
 	/* Strip libpq's trailing newline from a client-side message. */

@@ -10,6 +10,7 @@
  */
 #include "principal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "limit.h"
 #include "log.h"
+#include "parse.h"
 
 /* What a client is told; the precise reason goes to the log only, so a
  * caller cannot learn whether a stolen key was revoked or never existed. */
@@ -186,7 +188,9 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 		goto out;
 	}
 	if ((v = principal_col(res, "locked_for")) != NULL && *v != '\0') {
-		out->retry_after = atoi(v) > 0 ? atoi(v) : 1;
+		/* Under a second (or unreadable) is still locked: 1 s. */
+		if (parse_int(v, 1, INT_MAX, &out->retry_after) != OK)
+			out->retry_after = 1;
 		reason = "locked";
 		goto out;
 	}

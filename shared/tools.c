@@ -181,8 +181,8 @@ tools_cursor_parse(const char *cursor, size_t *offset)
 	while (n > 0 && out[n - 1] == '\0')
 		n--;
 	out[n] = '\0';
-	if (strncmp(
-	        (char *)out, tools_cursor_tag, sizeof(tools_cursor_tag) - 1))
+	if (strncmp((char *)out, tools_cursor_tag,
+	        sizeof(tools_cursor_tag) - 1) != 0)
 		return ERR_INVALID;
 	end = (char *)out + sizeof(tools_cursor_tag) - 1;
 	if (*end < '0' || *end > '9')
@@ -373,7 +373,6 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 		    link, "connected", json_object_new_boolean(false));
 		json_object_object_add(
 		    link, "state", json_object_new_string("not connected"));
-		rc = OK;
 	} else if (rc != OK) {
 		goto out;
 	} else {

@@ -21,7 +21,14 @@ cleanup_modes() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 }
-trap 'cleanup_modes; stack_cleanup' EXIT
+# stack_cleanup exits with the status it finds in $?: keep the test's own.
+modes_exit() {
+	local rc=$?
+	cleanup_modes
+	(exit "$rc") || stack_cleanup
+	stack_cleanup
+}
+trap modes_exit EXIT
 
 # fcgi_req TARGET METHOD PATH [VAR=VALUE...]: one request through cgi-fcgi;
 # sets FS (status) and FB (body).
