@@ -5,11 +5,11 @@ set -euo pipefail
 src=${BERTH_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${BERTH_BUILDDIR:-$src}
 status=0
-for t in config auth validate; do
+for t in config auth validate mcp; do
 	bin=$build/tests/fuzz/replay_$t
 	corpus=$src/tests/fuzz/corpus/$t
 	if out=$(timeout 60 "$bin" "$corpus" 2>&1); then
-		echo "PASS fuzz replay $t: $out"
+		echo "PASS fuzz replay $t: $(tail -n 1 <<<"$out")"
 	else
 		echo "FAIL fuzz replay $t:"; echo "$out" | tail -n 30; status=1
 	fi
