@@ -24,4 +24,20 @@ int cmd_apikey(int argc, char **argv, const char *config_path);
 /* berth audit [--since ...] | audit verify | audit export --since ... */
 int cmd_audit(int argc, char **argv, const char *config_path);
 
+struct config;
+struct db;
+
+/*
+ * Shared by the admin commands (cmd_common.c); who names the command in
+ * messages ("user", "apikey", ...). Each returns 0, or 1 after printing
+ * why on stderr. *cfg and *db belong to the caller, who frees them with
+ * config_free()/db_free() on every path, also after a failure.
+ */
+int cmd_common_config(
+    const char *who, const char *config_path, struct config **cfg);
+int cmd_common_connect(
+    const char *who, const struct config *cfg, struct db **db);
+int cmd_common_open(const char *who, const char *config_path,
+    struct config **cfg, struct db **db);
+
 #endif

@@ -88,46 +88,6 @@ cmd_apikey_clean(const char *s, char *buf, size_t size)
 }
 
 /*
- * Loads the configuration and connects. 0 on success (*db set), 1 after
- * printing why; the caller frees *cfg and *db either way.
- */
-static int
-cmd_apikey_open(const char *config_path, struct config **cfg, struct db **db)
-{
-	char *diag = NULL;
-	berr rc;
-
-	rc = config_load(config_path, cfg, &diag);
-	if (diag != NULL && *diag != '\0')
-		fprintf(stderr, "%s%s", diag,
-		    diag[strlen(diag) - 1] == '\n' ? "" : "\n");
-	free(diag);
-	if (rc != OK) {
-		fprintf(stderr,
-		    "berth: apikey: cannot load the configuration: %s\n",
-		    err_str(rc));
-		return 1;
-	}
-	if ((*cfg)->database.url[0] == '\0') {
-		fprintf(stderr,
-		    "berth: apikey: no database: set database.url in the "
-		    "configuration or DATABASE_URL\n");
-		return 1;
-	}
-	if ((*db = db_new((*cfg)->database.url,
-	         (*cfg)->database.connect_timeout)) == NULL) {
-		fprintf(stderr, "berth: apikey: out of memory\n");
-		return 1;
-	}
-	/* The database layer has logged why it is unreachable. */
-	if (db_connect(*db) != OK) {
-		fprintf(stderr, "berth: apikey: database unreachable\n");
-		return 1;
-	}
-	return 0;
-}
-
-/*
  * Parses "30d", "12h", "90m", "3600s" into seconds: digits then one unit,
  * nothing else. false when malformed, zero or over 100 years.
  */
@@ -504,7 +464,7 @@ cmd_apikey(int argc, char **argv, const char *config_path)
 	if (strcmp(sub, "create") == 0 &&
 	    (st = cmd_apikey_parse_create(argc, argv, &a)) != 0)
 		goto out;
-	if ((st = cmd_apikey_open(config_path, &cfg, &db)) != 0)
+	if ((st = cmd_common_open("apikey", config_path, &cfg, &db)) != 0)
 		goto out;
 	if (strcmp(sub, "create") == 0)
 		st = cmd_apikey_create(db, &a);

@@ -536,46 +536,6 @@ cmd_audit_verify(struct db *db)
 	return 1;
 }
 
-/*
- * Loads the configuration and connects. 0 on success (*db set), 1 after
- * printing why; the caller frees *cfg and *db either way.
- */
-static int
-cmd_audit_open(const char *config_path, struct config **cfg, struct db **db)
-{
-	char *diag = NULL;
-	berr rc;
-
-	rc = config_load(config_path, cfg, &diag);
-	if (diag != NULL && *diag != '\0')
-		fprintf(stderr, "%s%s", diag,
-		    diag[strlen(diag) - 1] == '\n' ? "" : "\n");
-	free(diag);
-	if (rc != OK) {
-		fprintf(stderr,
-		    "berth: audit: cannot load the configuration: %s\n",
-		    err_str(rc));
-		return 1;
-	}
-	if ((*cfg)->database.url[0] == '\0') {
-		fprintf(stderr,
-		    "berth: audit: no database: set database.url in the "
-		    "configuration or DATABASE_URL\n");
-		return 1;
-	}
-	if ((*db = db_new((*cfg)->database.url,
-	         (*cfg)->database.connect_timeout)) == NULL) {
-		fprintf(stderr, "berth: audit: out of memory\n");
-		return 1;
-	}
-	/* The database layer has logged why it is unreachable. */
-	if (db_connect(*db) != OK) {
-		fprintf(stderr, "berth: audit: database unreachable\n");
-		return 1;
-	}
-	return 0;
-}
-
 int
 cmd_audit(int argc, char **argv, const char *config_path)
 {
@@ -605,7 +565,7 @@ cmd_audit(int argc, char **argv, const char *config_path)
 	}
 	if (!verify && (st = cmd_audit_parse(argc, argv, first, &f)) != 0)
 		return st;
-	if ((st = cmd_audit_open(config_path, &cfg, &db)) != 0)
+	if ((st = cmd_common_open("audit", config_path, &cfg, &db)) != 0)
 		goto out;
 	if (verify)
 		st = cmd_audit_verify(db);

@@ -148,51 +148,6 @@ cmd_user_clean(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-/* Loads the configuration: 0, or 1 after printing why. */
-static int
-cmd_user_config(const char *config_path, struct config **cfg)
-{
-	char *diag = NULL;
-	berr rc;
-
-	rc = config_load(config_path, cfg, &diag);
-	if (diag != NULL && *diag != '\0')
-		fprintf(stderr, "%s%s", diag,
-		    diag[strlen(diag) - 1] == '\n' ? "" : "\n");
-	free(diag);
-	if (rc != OK) {
-		fprintf(stderr,
-		    "berth: user: cannot load the configuration: %s\n",
-		    err_str(rc));
-		return 1;
-	}
-	return 0;
-}
-
-/* Connects to cfg's database: 0 (*db set, the caller frees it, also on
- * failure), or 1 after printing why. */
-static int
-cmd_user_connect(const struct config *cfg, struct db **db)
-{
-	if (cfg->database.url[0] == '\0') {
-		fprintf(stderr,
-		    "berth: user: no database: set database.url in the "
-		    "configuration or DATABASE_URL\n");
-		return 1;
-	}
-	if ((*db = db_new(cfg->database.url, cfg->database.connect_timeout)) ==
-	    NULL) {
-		fprintf(stderr, "berth: user: out of memory\n");
-		return 1;
-	}
-	/* The database layer has logged why it is unreachable. */
-	if (db_connect(*db) != OK) {
-		fprintf(stderr, "berth: user: database unreachable\n");
-		return 1;
-	}
-	return 0;
-}
-
 /* "cli:LOGIN" (or "cli:uid N"): who ran the command, for audit details. */
 static void
 cmd_user_actor(char *buf, size_t size)
@@ -888,7 +843,7 @@ cmd_user(int argc, char **argv, const char *config_path)
 		return 1;
 	}
 	/* The roles and environments to check live in the configuration. */
-	if ((st = cmd_user_config(config_path, &cfg)) != 0)
+	if ((st = cmd_common_config("user", config_path, &cfg)) != 0)
 		goto out;
 	if (create || grant) {
 		if ((st = cmd_user_parse(cfg, argc, argv, create, a)) != 0)
@@ -896,7 +851,7 @@ cmd_user(int argc, char **argv, const char *config_path)
 	} else if (argc == 3) {
 		a->name = argv[2];
 	}
-	if ((st = cmd_user_connect(cfg, &db)) != 0)
+	if ((st = cmd_common_connect("user", cfg, &db)) != 0)
 		goto out;
 	if (create)
 		st = cmd_user_create(db, a);

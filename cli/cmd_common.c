@@ -1,0 +1,64 @@
+/*
+ * cmd_common.c - what every admin command does first: load the
+ * configuration and connect to its database, saying why not on stderr.
+ */
+#include "cmd.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "db.h"
+
+int
+cmd_common_config(const char *who, const char *config_path, struct config **cfg)
+{
+	char *diag = NULL;
+	berr rc;
+
+	rc = config_load(config_path, cfg, &diag);
+	if (diag != NULL && *diag != '\0')
+		fprintf(stderr, "%s%s", diag,
+		    diag[strlen(diag) - 1] == '\n' ? "" : "\n");
+	free(diag);
+	if (rc != OK) {
+		fprintf(stderr,
+		    "berth: %s: cannot load the configuration: %s\n", who,
+		    err_str(rc));
+		return 1;
+	}
+	return 0;
+}
+
+int
+cmd_common_connect(const char *who, const struct config *cfg, struct db **db)
+{
+	if (cfg->database.url[0] == '\0') {
+		fprintf(stderr,
+		    "berth: %s: no database: set database.url in the "
+		    "configuration or DATABASE_URL\n",
+		    who);
+		return 1;
+	}
+	if ((*db = db_new(cfg->database.url, cfg->database.connect_timeout)) ==
+	    NULL) {
+		fprintf(stderr, "berth: %s: out of memory\n", who);
+		return 1;
+	}
+	/* The database layer has logged why it is unreachable. */
+	if (db_connect(*db) != OK) {
+		fprintf(stderr, "berth: %s: database unreachable\n", who);
+		return 1;
+	}
+	return 0;
+}
+
+int
+cmd_common_open(const char *who, const char *config_path, struct config **cfg,
+    struct db **db)
+{
+	if (cmd_common_config(who, config_path, cfg) != 0)
+		return 1;
+	return cmd_common_connect(who, *cfg, db);
+}
