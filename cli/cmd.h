@@ -24,6 +24,10 @@ int cmd_apikey(int argc, char **argv, const char *config_path);
 /* berth audit [--since ...] | audit verify | audit export --since ... */
 int cmd_audit(int argc, char **argv, const char *config_path);
 
+#include <json-c/json.h>
+
+#include "err.h"
+
 struct config;
 struct db;
 
@@ -39,5 +43,13 @@ int cmd_common_connect(
     const char *who, const struct config *cfg, struct db **db);
 int cmd_common_open(const char *who, const char *config_path,
     struct config **cfg, struct db **db);
+
+/*
+ * Appends a successful admin action on resource ("user:alice") to the
+ * audit log, with details.by = "cli:<OS user>"; takes ownership of details
+ * (NULL = ERR_NOMEM). Returns audit_append()'s result.
+ */
+berr cmd_common_audit(struct db *db, const char *action, const char *resource,
+    const char *environment, struct json_object *details);
 
 #endif

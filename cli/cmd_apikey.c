@@ -9,18 +9,15 @@
  * prefix, listings show the prefix only.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
 #include "apikey.h"
-#include "audit.h"
 #include "cmd.h"
 #include "config.h"
 #include "db.h"
@@ -117,39 +114,15 @@ cmd_apikey_parse_expires(const char *s, long long *out)
 	return true;
 }
 
-/* "cli:LOGIN" (or "cli:uid N"): who ran the command, for audit details. */
-static void
-cmd_apikey_actor(char *buf, size_t size)
-{
-	struct passwd *pw = getpwuid(geteuid());
-
-	if (pw != NULL && pw->pw_name != NULL)
-		snprintf(buf, size, "cli:%s", pw->pw_name);
-	else
-		snprintf(buf, size, "cli:uid %ld", (long)geteuid());
-}
-
 /* Appends action about key id; takes ownership of details. */
 static berr
 cmd_apikey_audit(struct db *db, const char *action, long long id,
     struct json_object *details)
 {
-	struct audit_event ev = { 0 };
-	char resource[64], actor[128];
-	berr rc;
+	char resource[64];
 
-	if (details == NULL)
-		return ERR_NOMEM;
-	cmd_apikey_actor(actor, sizeof(actor));
-	json_object_object_add(details, "by", json_object_new_string(actor));
 	snprintf(resource, sizeof(resource), "apikey:%lld", id);
-	ev.action = action;
-	ev.resource = resource;
-	ev.success = true;
-	ev.details = details;
-	rc = audit_append(db, &ev);
-	json_object_put(details);
-	return rc;
+	return cmd_common_audit(db, action, resource, NULL, details);
 }
 
 /*

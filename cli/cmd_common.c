@@ -1,13 +1,18 @@
 /*
- * cmd_common.c - what every admin command does first: load the
- * configuration and connect to its database, saying why not on stderr.
+ * cmd_common.c - what every admin command shares: loading the
+ * configuration and connecting to its database (saying why not on stderr),
+ * and auditing a change in the name of the operating-system user.
  */
 #include "cmd.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "audit.h"
 #include "config.h"
 #include "db.h"
 
@@ -61,4 +66,32 @@ cmd_common_open(const char *who, const char *config_path, struct config **cfg,
 	if (cmd_common_config(who, config_path, cfg) != 0)
 		return 1;
 	return cmd_common_connect(who, *cfg, db);
+}
+
+berr
+cmd_common_audit(struct db *db, const char *action, const char *resource,
+    const char *environment, struct json_object *details)
+{
+	struct audit_event ev = { 0 };
+	struct passwd *pw;
+	char actor[128];
+	berr rc;
+
+	if (details == NULL)
+		return ERR_NOMEM;
+	/* The CLI has no Berth user: name who ran it. */
+	pw = getpwuid(geteuid());
+	if (pw != NULL && pw->pw_name != NULL)
+		snprintf(actor, sizeof(actor), "cli:%s", pw->pw_name);
+	else
+		snprintf(actor, sizeof(actor), "cli:uid %ld", (long)geteuid());
+	json_object_object_add(details, "by", json_object_new_string(actor));
+	ev.action = action;
+	ev.resource = resource;
+	ev.environment = environment;
+	ev.success = true;
+	ev.details = details;
+	rc = audit_append(db, &ev);
+	json_object_put(details);
+	return rc;
 }

@@ -10,7 +10,6 @@
  * details, the terminal or the logs.
  */
 #include <errno.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +20,6 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 
-#include "audit.h"
 #include "authz.h"
 #include "cmd.h"
 #include "config.h"
@@ -148,18 +146,6 @@ cmd_user_clean(const char *s, char *buf, size_t size)
 	return buf;
 }
 
-/* "cli:LOGIN" (or "cli:uid N"): who ran the command, for audit details. */
-static void
-cmd_user_actor(char *buf, size_t size)
-{
-	struct passwd *pw = getpwuid(geteuid());
-
-	if (pw != NULL && pw->pw_name != NULL)
-		snprintf(buf, size, "cli:%s", pw->pw_name);
-	else
-		snprintf(buf, size, "cli:uid %ld", (long)geteuid());
-}
-
 /*
  * Appends an audit row for a change to user name; takes ownership of
  * details (freed here). env: the environment when the change concerns
@@ -169,23 +155,10 @@ static berr
 cmd_user_audit(struct db *db, const char *action, const char *name,
     const char *env, struct json_object *details)
 {
-	struct audit_event ev = { 0 };
-	char resource[160], actor[128];
-	berr rc;
+	char resource[160];
 
-	if (details == NULL)
-		return ERR_NOMEM;
-	cmd_user_actor(actor, sizeof(actor));
-	json_object_object_add(details, "by", json_object_new_string(actor));
 	snprintf(resource, sizeof(resource), "user:%s", name);
-	ev.action = action;
-	ev.resource = resource;
-	ev.environment = env;
-	ev.success = true;
-	ev.details = details;
-	rc = audit_append(db, &ev);
-	json_object_put(details);
-	return rc;
+	return cmd_common_audit(db, action, resource, env, details);
 }
 
 /* *id of user name; ERR_NOT_FOUND when there is none. */
