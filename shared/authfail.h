@@ -6,7 +6,10 @@
  * After auth.lockout_failures failures of an account, or
  * auth.lockout_address_failures of an address, within auth.lockout_window
  * seconds, the subject is refused until the window passes: callers answer
- * 429 with Retry-After and audit the refusal.
+ * 429 with Retry-After and audit the refusal. Whether an address is locked
+ * is read inside principal_resolve()'s one statement (no round trip of its
+ * own); a login endpoint (issue 5) adds the account check and the clearing
+ * after a success, with their tests.
  */
 #ifndef BERTH_AUTHFAIL_H
 #define BERTH_AUTHFAIL_H
@@ -20,24 +23,11 @@ struct config;
 berr authfail_prepare(struct db *db) __attribute__((warn_unused_result));
 
 /*
- * Is account (may be NULL: bearer tokens name no account) or address (may
- * be NULL) locked? OK when not; ERR_DENIED when locked, *retry_after set to
- * the seconds left (>= 1). ERR_DB_DOWN.
- */
-berr authfail_check(struct db *db, const struct config *cfg,
-    const char *account, const char *address, int *retry_after)
-    __attribute__((warn_unused_result));
-
-/*
  * Records one failure for account and/or address (NULL = skip). Returns OK,
  * or ERR_DENIED when this failure locked a subject (*retry_after set).
  */
 berr authfail_record(struct db *db, const struct config *cfg,
     const char *account, const char *address, int *retry_after)
-    __attribute__((warn_unused_result));
-
-/* Forgets the failures of account after a successful login. */
-berr authfail_clear(struct db *db, const char *account)
     __attribute__((warn_unused_result));
 
 #endif

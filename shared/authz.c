@@ -163,9 +163,8 @@ authz_field_is(const char *field, size_t size, const char *s)
 
 /*
  * The role of p in environment, written into role (size > 64): the first
- * row for environment, else the first "*" row, else "none". Our own
- * lookup, not principal_role_in(), so that the one place deciding access
- * depends on nothing else.
+ * row for environment, else the first "*" row, else "none". The only
+ * reader of principal.roles[]: access is decided here and nowhere else.
  */
 static void
 authz_role_in(

@@ -333,20 +333,3 @@ refuse:
 	*why = w;
 	return rc;
 }
-
-const char *
-principal_role_in(const struct principal *p, const char *environment)
-{
-	const char *any = NULL;
-	size_t i;
-
-	for (i = 0; p != NULL && i < p->nroles && i < PRINCIPAL_MAX_ROLES;
-	     i++) {
-		if (environment != NULL &&
-		    strcmp(p->roles[i].environment, environment) == 0)
-			return p->roles[i].role;
-		if (strcmp(p->roles[i].environment, "*") == 0)
-			any = p->roles[i].role;
-	}
-	return any != NULL ? any : "none";
-}

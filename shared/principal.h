@@ -108,9 +108,7 @@ berr principal_resolve(struct db *db, const struct config *cfg,
  */
 bool principal_has_bearer(const char *authorization);
 
-/* The role of p in environment (exact match, else "*", else "none").
- * Static or p's string; never NULL. */
-const char *principal_role_in(
-    const struct principal *p, const char *environment);
+/* The role of p in an environment is decided by authz.h alone
+ * (authz_may()), the one place that reads roles[]. */
 
 #endif

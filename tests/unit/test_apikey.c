@@ -542,26 +542,11 @@ test_principal_syntax(void)
 }
 
 static void
-test_principal_roles(void)
+test_principal_method_names(void)
 {
-	struct principal p;
-
-	memset(&p, 0, sizeof(p));
-	CU_ASSERT_STRING_EQUAL(principal_role_in(&p, "production"), "none");
-	CU_ASSERT_STRING_EQUAL(principal_role_in(NULL, "production"), "none");
-	snprintf(p.roles[0].environment, 65, "development");
-	snprintf(p.roles[0].role, 65, "admin");
-	snprintf(p.roles[1].environment, 65, "*");
-	snprintf(p.roles[1].role, 65, "viewer");
-	snprintf(p.roles[2].environment, 65, "production");
-	snprintf(p.roles[2].role, 65, "none");
-	p.nroles = 3;
-	CU_ASSERT_STRING_EQUAL(principal_role_in(&p, "development"), "admin");
-	CU_ASSERT_STRING_EQUAL(principal_role_in(&p, "production"), "none");
-	CU_ASSERT_STRING_EQUAL(principal_role_in(&p, "staging"), "viewer");
-	CU_ASSERT_STRING_EQUAL(principal_role_in(&p, "Development"), "viewer");
-	CU_ASSERT_STRING_EQUAL(principal_role_in(&p, NULL), "viewer");
 	CU_ASSERT_STRING_EQUAL(principal_method_name(AUTH_API_KEY), "api_key");
+	CU_ASSERT_STRING_EQUAL(principal_method_name(AUTH_SESSION), "session");
+	CU_ASSERT_STRING_EQUAL(principal_method_name(AUTH_OAUTH), "oauth");
 	CU_ASSERT_STRING_EQUAL(principal_method_name(AUTH_NONE), "none");
 }
 
@@ -585,7 +570,8 @@ main(void)
 		{ "password", "malformed stored forms",
 		    test_password_malformed },
 		{ "principal", "header syntax", test_principal_syntax },
-		{ "principal", "role per environment", test_principal_roles },
+		{ "principal", "auth method names",
+		    test_principal_method_names },
 	};
 	CU_pSuite suite = NULL;
 	const char *current = "";
