@@ -24,6 +24,9 @@ int cmd_apikey(int argc, char **argv, const char *config_path);
 /* berth audit [--since ...] | audit verify | audit export --since ... */
 int cmd_audit(int argc, char **argv, const char *config_path);
 
+/* berth agent sync [--env ENV] | agent list | agent show NAME */
+int cmd_agent(int argc, char **argv, const char *config_path);
+
 #include <json-c/json.h>
 
 #include "err.h"

@@ -31,6 +31,9 @@ main_usage(FILE *out)
 	    "  audit [--since \"1h ago\"] [--user U] [--action A] [--json]\n"
 	    "  audit export --since WHEN   JSON lines\n"
 	    "  audit verify                check the hash chain\n"
+	    "  agent sync [--env ENV] [--strict]\n"
+	    "                        load the .prompt files into the database\n"
+	    "  agent list [--env ENV] [--json] | agent show NAME [--env ENV]\n"
 	    "  version               print the version\n"
 	    "\n"
 	    "The config file is FILE, else $BERTH_CONFIG, else "
@@ -78,6 +81,8 @@ main(int argc, char **argv)
 		return cmd_user(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "apikey") == 0)
 		return cmd_apikey(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "agent") == 0)
+		return cmd_agent(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "audit") == 0)
 		return cmd_audit(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "version") == 0) {
