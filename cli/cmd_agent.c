@@ -19,6 +19,7 @@
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "parse.h"
 
 static const char cmd_agent_sql_list[] =
     "SELECT environment, name, description, coalesce(model, '') AS model, "
@@ -40,9 +41,10 @@ static const char cmd_agent_sql_show[] =
 static void
 cmd_agent_usage(FILE *out)
 {
-	fprintf(out, "usage: berth agent sync [--env ENV] [--strict]\n"
-	             "       berth agent list [--env ENV] [--json]\n"
-	             "       berth agent show NAME [--env ENV]\n");
+	fprintf(out,
+	    "usage: berth agent sync [--env ENV] [--strict]\n"
+	    "       berth agent list [--env ENV] [--json]\n"
+	    "       berth agent show NAME [--env ENV]\n");
 }
 
 /* Terminal-safe copy: control characters become '?'. */
@@ -52,7 +54,8 @@ cmd_agent_clean(const char *s, char *buf, size_t size)
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+		buf[i] =
+		    (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
 	buf[i] = '\0';
 	return buf;
 }
@@ -71,8 +74,9 @@ cmd_agent_sync(const char *env, bool strict, const char *config_path)
 		goto out;
 	rc = agents_sync(db, cfg, env, &rep);
 	if (rc == ERR_NOT_FOUND) {
-		fprintf(stderr, "berth agent: environment %s is not in the "
-		                "config's environments\n",
+		fprintf(stderr,
+		    "berth agent: environment %s is not in the "
+		    "config's environments\n",
 		    env);
 		goto out;
 	}
@@ -98,8 +102,9 @@ cmd_agent_sync(const char *env, bool strict, const char *config_path)
 			    d, "failed", json_object_new_int(rep.failed));
 		}
 		if (cmd_common_audit(db, "agent_sync", "agents", env, d) != OK)
-			fprintf(stderr, "berth agent: warning: the audit row "
-			                "could not be written\n");
+			fprintf(stderr,
+			    "berth agent: warning: the audit row "
+			    "could not be written\n");
 	}
 	status = strict && rep.failed > 0 ? 1 : 0;
 out:
@@ -114,7 +119,7 @@ cmd_agent_list(const char *env, bool as_json, const char *config_path)
 	struct config *cfg = NULL;
 	struct db *db = NULL;
 	PGresult *res = NULL;
-	const char *v[1] = {env};
+	const char *v[1] = { env };
 	char a[128], b[256], c[128];
 	int status = 1, i, n;
 
@@ -129,15 +134,24 @@ cmd_agent_list(const char *env, bool as_json, const char *config_path)
 		printf("%-16s %-32s %-24s %5s %5s  %s\n", "ENVIRONMENT", "NAME",
 		    "MODEL", "STEPS", "TOOLS", "UPDATED");
 	for (i = 0; i < n; i++) {
-		const char *envv = PQgetvalue(res, i, PQfnumber(res, "environment"));
+		const char *envv =
+		    PQgetvalue(res, i, PQfnumber(res, "environment"));
 		const char *name = PQgetvalue(res, i, PQfnumber(res, "name"));
 		const char *model = PQgetvalue(res, i, PQfnumber(res, "model"));
-		const char *steps = PQgetvalue(res, i, PQfnumber(res, "max_steps"));
-		const char *ntools = PQgetvalue(res, i, PQfnumber(res, "ntools"));
-		const char *upd = PQgetvalue(res, i, PQfnumber(res, "updated_at"));
+		const char *steps =
+		    PQgetvalue(res, i, PQfnumber(res, "max_steps"));
+		const char *ntools =
+		    PQgetvalue(res, i, PQfnumber(res, "ntools"));
+		const char *upd =
+		    PQgetvalue(res, i, PQfnumber(res, "updated_at"));
 
 		if (as_json) {
 			struct json_object *o = json_object_new_object();
+			int isteps = 0, itools = 0;
+
+			if (parse_int(steps, 0, 1000000, &isteps) != OK ||
+			    parse_int(ntools, 0, 1000000, &itools) != OK)
+				fprintf(stderr, "berth agent: bad row\n");
 
 			if (o == NULL)
 				goto out;
@@ -151,9 +165,9 @@ cmd_agent_list(const char *env, bool as_json, const char *config_path)
 			json_object_object_add(
 			    o, "model", json_object_new_string(model));
 			json_object_object_add(
-			    o, "max_steps", json_object_new_int(atoi(steps)));
+			    o, "max_steps", json_object_new_int(isteps));
 			json_object_object_add(
-			    o, "tools", json_object_new_int(atoi(ntools)));
+			    o, "tools", json_object_new_int(itools));
 			json_object_object_add(
 			    o, "updated_at", json_object_new_string(upd));
 			printf("%s\n",
@@ -182,7 +196,7 @@ cmd_agent_show(const char *name, const char *env, const char *config_path)
 	struct config *cfg = NULL;
 	struct db *db = NULL;
 	PGresult *res = NULL;
-	const char *v[2] = {name, env};
+	const char *v[2] = { name, env };
 	struct json_object *o;
 	int status = 1, i;
 
@@ -198,9 +212,10 @@ cmd_agent_show(const char *name, const char *env, const char *config_path)
 	}
 	for (i = 0; i < PQntuples(res); i++) {
 		o = json_tokener_parse(PQgetvalue(res, i, 0));
-		printf("%s\n", json_object_to_json_string_ext(
-		                   o, JSON_C_TO_STRING_PRETTY |
-		                       JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		    json_object_to_json_string_ext(o,
+		        JSON_C_TO_STRING_PRETTY |
+		            JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	}
 	status = 0;

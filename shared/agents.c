@@ -94,7 +94,8 @@ agents_read(const char *path, char **out, size_t *len)
 	int fd;
 	berr rc = OK;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) <
+	    0)
 		return ERR_IO;
 	if (fstat(fd, &st) != 0) {
 		rc = ERR_IO;
@@ -169,10 +170,9 @@ agents_load_file(struct agents_file *f)
 		return rc;
 	if (rc != OK) {
 		log_warn("%s: %s", f->path,
-		    rc == ERR_TOO_BIG ? "larger than 256 KiB, skipped"
-		    : rc == ERR_INVALID
-		        ? "not a regular file, skipped"
-		        : "cannot be read, skipped");
+		    rc == ERR_TOO_BIG       ? "larger than 256 KiB, skipped"
+		        : rc == ERR_INVALID ? "not a regular file, skipped"
+		                            : "cannot be read, skipped");
 		return OK;
 	}
 	agents_sha256_hex(buf, len, f->checksum);
@@ -246,7 +246,8 @@ agents_scan(const char *dir, struct agents_file **files, size_t *n)
 		size_t j;
 
 		for (j = 0; v[i].ok && j < i; j++) {
-			if (v[j].ok && strcmp(v[i].dp.name, v[j].dp.name) == 0) {
+			if (v[j].ok &&
+			    strcmp(v[i].dp.name, v[j].dp.name) == 0) {
 				log_warn("%s: agent name already used by %s, "
 				         "skipped",
 				    v[i].path, v[j].path);
@@ -383,7 +384,7 @@ static berr
 agents_sync_env(struct db *db, const struct config *cfg, const char *env,
     struct agents_sync_report *rep)
 {
-	struct agents_env e = {.environment = env, .rep = rep};
+	struct agents_env e = { .environment = env, .rep = rep };
 	char dir[PATH_MAX];
 	size_t i;
 	berr rc;

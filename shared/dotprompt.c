@@ -104,7 +104,8 @@ dp_prescan(const char *text, size_t len, int base, struct dotprompt_error *err)
 		    ev.type == YAML_SEQUENCE_START_EVENT) {
 			if (++depth > LIMIT_CONFIG_DEPTH) {
 				dp_fail(err, base + (int)ev.start_mark.line,
-				    "front matter: nested deeper than %d levels",
+				    "front matter: nested deeper than %d "
+				    "levels",
 				    LIMIT_CONFIG_DEPTH);
 				rc = ERR_INVALID;
 			}
@@ -197,7 +198,8 @@ dp_to_json(yaml_document_t *doc, yaml_node_t *n, int base,
 			return ERR_NOMEM;
 		for (pair = n->data.mapping.pairs.start;
 		     pair < n->data.mapping.pairs.top; pair++) {
-			yaml_node_t *kn = yaml_document_get_node(doc, pair->key);
+			yaml_node_t *kn =
+			    yaml_document_get_node(doc, pair->key);
 
 			if ((s = dp_scalar(kn)) == NULL) {
 				dp_fail(err, dp_node_line(kn, base),
@@ -219,8 +221,7 @@ dp_to_json(yaml_document_t *doc, yaml_node_t *n, int base,
 		}
 		*out = o;
 		return OK;
-	default:
-		return OK;
+	default: return OK;
 	}
 }
 
@@ -252,8 +253,8 @@ dp_no_duplicates(yaml_document_t *doc, yaml_node_t *map, int base,
 
 	if (map == NULL || map->type != YAML_MAPPING_NODE)
 		return OK;
-	for (a = map->data.mapping.pairs.start;
-	     a < map->data.mapping.pairs.top; a++) {
+	for (a = map->data.mapping.pairs.start; a < map->data.mapping.pairs.top;
+	     a++) {
 		sa = dp_scalar(yaml_document_get_node(doc, a->key));
 		for (b = a + 1; sa != NULL && b < map->data.mapping.pairs.top;
 		     b++) {
@@ -370,8 +371,8 @@ dp_tool_list(yaml_document_t *doc, yaml_node_t *n, int base, const char *key,
 static bool
 dp_scalar_type_ok(const char *t)
 {
-	static const char *const types[] = {"string", "number", "integer",
-	    "boolean", "null", "any", NULL};
+	static const char *const types[] = { "string", "number", "integer",
+		"boolean", "null", "any", NULL };
 	size_t i;
 
 	for (i = 0; types[i] != NULL; i++)
@@ -411,8 +412,8 @@ dp_pico_scalar(const char *spec, int line, struct json_object **out,
 	if ((o = json_object_new_object()) == NULL)
 		return ERR_NOMEM;
 	if (strcmp(type, "any") != 0 &&
-	    json_object_object_add(
-	        o, "type", json_object_new_string(type)) != 0)
+	    json_object_object_add(o, "type", json_object_new_string(type)) !=
+	        0)
 		goto nomem;
 	if (comma != NULL) {
 		const char *d = comma + 1;
@@ -440,8 +441,8 @@ static berr dp_pico_object(yaml_document_t *doc, yaml_node_t *map, int base,
  * required unless optional).
  */
 static berr
-dp_pico_field(yaml_document_t *doc, yaml_node_t *kn, yaml_node_t *vn,
-    int base, int depth, struct json_object *props, struct json_object *req,
+dp_pico_field(yaml_document_t *doc, yaml_node_t *kn, yaml_node_t *vn, int base,
+    int depth, struct json_object *props, struct json_object *req,
     struct dotprompt_error *err)
 {
 	const char *key = dp_scalar(kn), *paren, *s;
@@ -493,8 +494,8 @@ dp_pico_field(yaml_document_t *doc, yaml_node_t *kn, yaml_node_t *vn,
 			s = comma + 1;
 			while (*s == ' ')
 				s++;
-			snprintf(desc, sizeof(desc), "%.*s",
-			    (int)(close - s), s);
+			snprintf(
+			    desc, sizeof(desc), "%.*s", (int)(close - s), s);
 		}
 	}
 	if (json_object_object_get_ex(props, name, NULL)) {
@@ -534,8 +535,8 @@ dp_pico_field(yaml_document_t *doc, yaml_node_t *kn, yaml_node_t *vn,
 		if (rc != OK)
 			return rc;
 		if ((schema = json_object_new_object()) == NULL ||
-		    json_object_object_add(schema, "type",
-		        json_object_new_string("array")) != 0 ||
+		    json_object_object_add(
+		        schema, "type", json_object_new_string("array")) != 0 ||
 		    json_object_object_add(schema, "items", items) != 0) {
 			json_object_put(items);
 			json_object_put(schema);
@@ -664,8 +665,8 @@ dp_input_schema(yaml_document_t *doc, yaml_node_t *input, int base,
 
 	if (input != NULL && !dp_is_null(input) &&
 	    input->type != YAML_MAPPING_NODE) {
-		dp_fail(err, dp_node_line(input, base),
-		    "input: must be a mapping");
+		dp_fail(
+		    err, dp_node_line(input, base), "input: must be a mapping");
 		return ERR_INVALID;
 	}
 	if (schema == NULL || dp_is_null(schema))
@@ -754,8 +755,8 @@ dp_flush(struct dp_out *o)
 		if (json_object_object_add(
 		        m, "role", json_object_new_string(o->role)) != 0 ||
 		    json_object_object_add(m, "content",
-		        json_object_new_string_len(
-		            o->buf + a, (int)(b - a))) != 0 ||
+		        json_object_new_string_len(o->buf + a, (int)(b - a))) !=
+		        0 ||
 		    json_object_array_add(o->messages, m) != 0) {
 			json_object_put(m);
 			return ERR_NOMEM;
@@ -810,10 +811,9 @@ dp_tag(struct dp_out *o, struct json_object *vars, const char *s, size_t n,
 	size_t i;
 	berr rc;
 
-	if (n >= 4 && strncmp(s, "role", 4) == 0 &&
-	    (n == 4 || s[4] == ' ')) {
-		static const char *const roles[] = {
-		    "system", "user", "model", "assistant", NULL};
+	if (n >= 4 && strncmp(s, "role", 4) == 0 && (n == 4 || s[4] == ' ')) {
+		static const char *const roles[] = { "system", "user", "model",
+			"assistant", NULL };
 		const char *r = s + 4;
 		size_t rn;
 		char q;
@@ -901,7 +901,8 @@ dp_walk(const char *t, int base, struct json_object *vars, struct dp_out *o,
 			close = strncmp(a, "!--", 3) == 0 ? strstr(a, "--}}")
 			                                  : strstr(a, "}}");
 			if (close == NULL) {
-				dp_fail(err, line, "template: comment not closed");
+				dp_fail(
+				    err, line, "template: comment not closed");
 				return ERR_INVALID;
 			}
 			close += *close == '-' ? 4 : 2;
@@ -912,7 +913,8 @@ dp_walk(const char *t, int base, struct json_object *vars, struct dp_out *o,
 		}
 		close = strstr(a, triple ? "}}}" : "}}");
 		if (close == NULL || memchr(a, '\n', (size_t)(close - a))) {
-			dp_fail(err, line, "template: \"{{\" not closed on its line");
+			dp_fail(err, line,
+			    "template: \"{{\" not closed on its line");
 			return ERR_INVALID;
 		}
 		b = close;
@@ -967,7 +969,7 @@ dp_normalize(const char *text, size_t len, char **out, size_t *outlen,
 		dp_fail(err, 0, "the file contains a NUL byte");
 		return ERR_INVALID;
 	}
-	if ((s = malloc(len + 1)) == NULL)
+	if ((s = calloc(1, len + 1)) == NULL)
 		return ERR_NOMEM;
 	i = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 	for (; i < len; i++)
@@ -1074,7 +1076,7 @@ dotprompt_parse(const char *text, size_t len, const char *fallback_name,
 {
 	yaml_parser_t parser;
 	yaml_document_t doc;
-	struct dp_out check = {0};
+	struct dp_out check = { 0 };
 	char *s = NULL, why[160];
 	const char *fm = NULL, *body, *eol;
 	size_t n, fmlen = 0;
@@ -1178,7 +1180,7 @@ berr
 dotprompt_render(const char *template, struct json_object *vars,
     struct json_object **messages, struct dotprompt_error *err)
 {
-	struct dp_out o = {0};
+	struct dp_out o = { 0 };
 	berr rc;
 
 	*messages = NULL;

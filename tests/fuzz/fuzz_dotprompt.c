@@ -19,8 +19,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    OK) {
 		vars = json_object_new_object();
 		json_object_object_add(vars, "userInput",
-		    json_object_new_string_len((const char *)data,
-		        (int)(size > 64 ? 64 : size)));
+		    json_object_new_string_len(
+		        (const char *)data, (int)(size > 64 ? 64 : size)));
 		if (dotprompt_render(dp.template, vars, &messages, &err) == OK)
 			json_object_put(messages);
 		json_object_put(vars);

@@ -79,7 +79,8 @@ test_good_one(const char *name)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(expect);
 	snprintf(base, sizeof(base), "%s", name);
 	if (dotprompt_parse(text, len, base, &dp, &err) != OK) {
-		fprintf(stderr, "%s: refused: %d: %s\n", name, err.line, err.msg);
+		fprintf(
+		    stderr, "%s: refused: %d: %s\n", name, err.line, err.msg);
 		CU_FAIL("good file refused");
 		goto out;
 	}
@@ -103,7 +104,8 @@ test_good_one(const char *name)
 	test_field(name, "denied_tools", expect, dp.denied_tools);
 	test_field(name, "input_schema", expect, dp.input_schema);
 	json_object_object_get_ex(expect, "vars", &vars);
-	CU_ASSERT_EQUAL(dotprompt_render(dp.template, vars, &messages, &err), OK);
+	CU_ASSERT_EQUAL(
+	    dotprompt_render(dp.template, vars, &messages, &err), OK);
 	test_field(name, "messages", expect, messages);
 	json_object_put(messages);
 out:
@@ -138,8 +140,9 @@ test_bad_one(const char *name)
 	rc = dotprompt_parse(text, len, name, &dp, &err);
 	if (rc != ERR_INVALID || err.line != line ||
 	    strstr(err.msg, want) == NULL) {
-		fprintf(stderr, "%s: want %d \"%s\", got rc %d line %d \"%s\"\n",
-		    name, line, want, rc, err.line, err.msg);
+		fprintf(stderr,
+		    "%s: want %d \"%s\", got rc %d line %d \"%s\"\n", name,
+		    line, want, rc, err.line, err.msg);
 		CU_FAIL("bad file not refused as expected");
 	} else {
 		CU_PASS("refused with line and reason");
@@ -224,7 +227,8 @@ test_caps(void)
 	t = s;
 	for (i = 0; i < 10; i++)
 		t += sprintf(t, "{{v}}");
-	CU_ASSERT_EQUAL(dotprompt_render(s, vars, &messages, &err), ERR_TOO_BIG);
+	CU_ASSERT_EQUAL(
+	    dotprompt_render(s, vars, &messages, &err), ERR_TOO_BIG);
 	CU_ASSERT_PTR_NULL(messages);
 	json_object_put(vars);
 	free(s);
@@ -243,8 +247,10 @@ main(void)
 		return 1;
 	suite = CU_add_suite("dotprompt", NULL, NULL);
 	if (suite == NULL ||
-	    !CU_add_test(suite, "good files parse and render", test_good_files) ||
-	    !CU_add_test(suite, "bad files name line and reason", test_bad_files) ||
+	    !CU_add_test(
+	        suite, "good files parse and render", test_good_files) ||
+	    !CU_add_test(
+	        suite, "bad files name line and reason", test_bad_files) ||
 	    !CU_add_test(suite, "caps", test_caps)) {
 		CU_cleanup_registry();
 		return 1;
