@@ -27,6 +27,12 @@ int cmd_audit(int argc, char **argv, const char *config_path);
 /* berth agent sync [--env ENV] | agent list | agent show NAME */
 int cmd_agent(int argc, char **argv, const char *config_path);
 
+/* berth agent run NAME TASK ... (called by cmd_agent) */
+int cmd_agent_run(int argc, char **argv, const char *config_path);
+
+/* berth run work [--once] | run reap | run show ID */
+int cmd_run(int argc, char **argv, const char *config_path);
+
 #include <json-c/json.h>
 
 #include "err.h"

@@ -238,6 +238,8 @@ cmd_agent(int argc, char **argv, const char *config_path)
 		return 2;
 	}
 	sub = argv[1];
+	if (strcmp(sub, "run") == 0)
+		return cmd_agent_run(argc, argv, config_path);
 	for (i = 2; i < argc; i++) {
 		if (strcmp(argv[i], "--env") == 0 && i + 1 < argc)
 			env = argv[++i];

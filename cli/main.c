@@ -34,6 +34,9 @@ main_usage(FILE *out)
 	    "  agent sync [--env ENV] [--strict]\n"
 	    "                        load the .prompt files into the database\n"
 	    "  agent list [--env ENV] [--json] | agent show NAME [--env ENV]\n"
+	    "  agent run NAME TASK [--env ENV] [--var K=V ...]   queue a run\n"
+	    "  run work [--once] [--max N]  execute queued runs here\n"
+	    "  run reap [--stale-seconds N] | run show ID\n"
 	    "  version               print the version\n"
 	    "\n"
 	    "The config file is FILE, else $BERTH_CONFIG, else "
@@ -83,6 +86,8 @@ main(int argc, char **argv)
 		return cmd_apikey(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "agent") == 0)
 		return cmd_agent(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "run") == 0)
+		return cmd_run(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "audit") == 0)
 		return cmd_audit(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "version") == 0) {

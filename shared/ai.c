@@ -97,7 +97,9 @@ ai_kind_from_name(const char *name, enum ai_kind *out)
 {
 	if (name == NULL)
 		return false;
-	if (strcasecmp(name, "openai") == 0) {
+	if (strcasecmp(name, "openai") == 0 ||
+	    strcasecmp(name, "openai-compatible") == 0 ||
+	    strcasecmp(name, "ollama") == 0) {
 		*out = AI_OPENAI;
 		return true;
 	}

@@ -745,6 +745,9 @@ static const struct ckey config_keys[] = {
 	K_STR("ai_provider", ai_provider, "openai", NULL, CF_RELOAD,
 	    check_provider),
 	K_STR("ai_model", ai_model, "gpt-4o", NULL, CF_RELOAD, check_nonempty),
+	K_STR("ai_base_url", ai_base_url, "", NULL, CF_RELOAD, NULL),
+	K_INT("ai_timeout", ai_timeout, "120", 1, 3600, NULL, CF_RELOAD),
+	K_INT("ai_max_retries", ai_max_retries, "3", 0, 10, NULL, CF_RELOAD),
 	K_BOOL("debug", debug, "false", CF_RELOAD),
 	K_BOOL("local_mode", local_mode, "true", 0),
 

@@ -69,6 +69,9 @@ struct config {
 	char *workspace;
 	char *ai_provider;
 	char *ai_model;
+	char *ai_base_url;  /* "" = the provider's public API */
+	int ai_timeout;     /* seconds per model call */
+	int ai_max_retries; /* on 429/5xx */
 	bool debug;
 	bool local_mode;
 	struct config_cloudship cloudship;

@@ -93,11 +93,20 @@ class Handler(BaseHTTPRequestHandler):
                                              "message": "model: unknown-model"}})
         tool_result = self.find_tool_result(msgs, anthropic)
         want_tool = model == "tool-then-text" and tool_result is None
+        # The call names the first tool offered (station_status when none
+        # is), with {"verbose": true} when its schema has that property.
+        tools = body.get("tools") or []
+        tname, props = "station_status", {}
+        if tools:
+            t = tools[0].get("function", tools[0])
+            tname = t.get("name", tname)
+            props = (t.get("parameters") or t.get("input_schema") or {}).get("properties", {})
+        targs = {"verbose": True} if "verbose" in props else {}
         if anthropic:
             if want_tool:
                 content = [{"type": "text", "text": "Let me check."},
-                           {"type": "tool_use", "id": "toolu_01", "name": "station_status",
-                            "input": {"verbose": True}}]
+                           {"type": "tool_use", "id": "toolu_01", "name": tname,
+                            "input": targs}]
                 stop = "tool_use"
             else:
                 content = [{"type": "text", "text": self.final_text(tool_result)}]
@@ -108,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
         if want_tool:
             message = {"role": "assistant", "content": None, "tool_calls": [
                 {"id": "call_01", "type": "function",
-                 "function": {"name": "station_status", "arguments": "{\"verbose\": true}"}}]}
+                 "function": {"name": tname, "arguments": json.dumps(targs)}}]}
             finish = "tool_calls"
         else:
             message = {"role": "assistant", "content": self.final_text(tool_result)}

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# test_runner.sh - agent runs end to end without the daemon: `berth agent
+# run` queues, `berth run work` executes with the runner berthd uses,
+# against tests/integration/ai-mock/ai_mock.py (a stand-in provider with
+# OpenAI's and Anthropic's wire formats) and the real tool registry.
+# Checks: a model → tool → model run with steps, tool calls, tokens,
+# events and its outbox row; an unknown agent; a provider that keeps
+# failing; max_steps; cancel; denied tools; a missing key; a dead worker's
+# run reaped.
+. "$(dirname "$0")/../lib.sh"
+
+BIN=${BERTH_BUILDDIR:-$BERTH_SRCDIR}
+BERTH=$BIN/cli/berth
+[[ -x $BERTH ]] || fail "berth not built at $BERTH"
+export BERTH_SQL_DIR=$BERTH_SRCDIR/sql
+unset BERTH_CONFIG CLOUDSHIP_REGISTRATION_KEY CLOUDSHIP_ENDPOINT CLOUDSHIP_STATION_NAME
+unset OPENAI_API_KEY ANTHROPIC_API_KEY STN_AI_AUTH_TYPE
+
+stack_up --db-only
+W=$STACK_DIR/runner
+WS=$W/workspace
+A=$WS/environments/development/agents
+mkdir -p "$A"
+psql_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PSQL=$psql_bin/psql
+[[ -x $PSQL ]] || PSQL=psql
+psql_q() {
+	"$PSQL" -Atq -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"
+}
+
+KEY=sk-mock-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+/usr/bin/python3 "$BERTH_SRCDIR/tests/integration/ai-mock/ai_mock.py" \
+	--port-file "$W/port" --log "$W/requests.jsonl" --key "$KEY" >"$W/mock.out" 2>&1 &
+MOCK_PID=$!
+trap 'rc=$?; kill "$MOCK_PID" 2>/dev/null; (exit $rc); stack_cleanup' EXIT
+for _ in $(seq 100); do [[ -s $W/port ]] && break; sleep 0.1; done
+[[ -s $W/port ]] || fail "ai_mock.py did not start: $(cat "$W/mock.out")"
+MOCK=http://127.0.0.1:$(cat "$W/port")
+
+cat >"$W/config.yaml" <<YAML
+workspace: $WS
+environments: [development]
+ai_provider: openai
+ai_model: text
+ai_base_url: $MOCK/v1
+ai_max_retries: 1
+cloudship:
+  enabled: true
+  registration_key: test-registration-key
+  name: runner-test
+YAML
+run() {
+	RC=0
+	"$BERTH" --config "$W/config.yaml" "$@" >"$W/out" 2>"$W/err" || RC=$?
+	OUT=$(cat "$W/out")
+	ERR=$(cat "$W/err")
+}
+agent() { # NAME MODEL MAX_STEPS EXTRA-FRONT-MATTER
+	cat >"$A/$1.prompt" <<EOF
+---
+metadata:
+  name: $1
+  description: test agent $1
+model: $2
+max_steps: $3
+tools: [station_status]
+$4
+---
+{{role "system"}}You watch the station.
+{{role "user"}}{{userInput}}
+EOF
+}
+agent checker tool-then-text 5 ""
+agent stubborn always-503 5 ""
+agent short tool-then-text 1 ""
+agent locked tool-then-text 5 "denied_tools: [station_status]"
+run migrate
+assert_eq "$RC" 0 "migrate: $ERR"
+run agent sync
+assert_eq "$RC" 0 "agent sync: $ERR"
+assert_contains "$OUT" "4 added" "agents loaded"
+
+# --- a full run: model -> tool -> model ------------------------------------------
+export OPENAI_API_KEY=$KEY
+run agent run checker "How is the station?"
+assert_eq "$RC" 0 "agent run: $ERR"
+id=$OUT
+assert_eq "$(psql_q "SELECT status FROM runs WHERE id = $id")" queued "queued"
+run run work --once
+assert_eq "$RC" 0 "run work: $ERR"
+assert_contains "$OUT" "run $id: succeeded after 2 step(s)" "run succeeded"
+row=$(psql_q "SELECT status, steps, input_tokens, output_tokens, model, final_response FROM runs WHERE id = $id")
+assert_contains "$row" "succeeded|2|22|14|tool-then-text|The tool said:" "run row"
+assert_eq "$(psql_q "SELECT tool_calls->0->>'name' || ' ' || (tool_calls->0->>'success') FROM runs WHERE id = $id")" "station_status true" "tool call recorded"
+assert_eq "$(psql_q "SELECT string_agg(kind, ',' ORDER BY seq) FROM run_events WHERE run_id = $id")" "llm_call,tool_call,llm_call,finished" "events in order"
+assert_eq "$(psql_q "SELECT count(*) FROM lighthouse_outbox WHERE run_id = $id AND acked_at IS NULL")" 1 "outbox row written with the run"
+# What went over the wire: the rendered system prompt, the tool, the key.
+first=$(sed -n 1p "$W/requests.jsonl")
+assert_contains "$first" '"role": "system", "content": "You watch the station."' "system prompt sent"
+assert_contains "$first" '"content": "How is the station?"' "task rendered into the user message"
+assert_contains "$first" '"name": "station_status"' "registry tool offered to the model"
+assert_contains "$first" '"key_ok": true' "provider key sent"
+pass "run $id: queued -> claimed -> model -> station_status -> model -> succeeded; 2 steps, 22+14 tokens, 4 events, outbox row"
+
+# --- failures -------------------------------------------------------------------
+run agent run nobody "hello"
+nid=$OUT
+run run work --once
+assert_contains "$OUT" "run $nid: failed after 0 step(s): AGENT_NOT_FOUND: no agent nobody in environment development" "unknown agent"
+pass "unknown agent -> failed with AGENT_NOT_FOUND"
+
+run agent run stubborn "hello"
+sid=$OUT
+t0=$(date +%s%N)
+run run work --once
+t1=$(date +%s%N)
+assert_contains "$OUT" "run $sid: failed after 1 step(s): step 1: the provider answered HTTP 503 after retries: overloaded" "provider down"
+assert_eq "$(psql_q "SELECT count(*) FROM lighthouse_outbox WHERE run_id = $sid")" 1 "failed run reported too"
+pass "provider answering 503 -> failed after $(((t1 - t0) / 1000000)) ms (1 retry), reason kept, report queued"
+
+run agent run short "hello"
+mid=$OUT
+run run work --once
+assert_contains "$OUT" "run $mid: failed after 1 step(s): no final answer within max_steps (1)" "max_steps"
+pass "max_steps 1 with a tool call pending -> failed, never loops on"
+
+run agent run locked "hello"
+lid=$OUT
+run run work --once
+assert_contains "$OUT" "run $lid: succeeded" "denied tool run"
+assert_eq "$(psql_q "SELECT (tool_calls->0->>'success') || ' ' || (tool_calls->0->>'result') FROM runs WHERE id = $lid")" "false error: this agent has no tools" "denied tool not called"
+pass "denied_tools: the model's call of a denied tool is refused, not run"
+
+run agent run checker "stop me"
+cid=$OUT
+psql_q "UPDATE runs SET cancel_requested = true WHERE id = $cid" >/dev/null
+run run work --once
+assert_contains "$OUT" "run $cid: cancelled" "cancelled"
+pass "cancel_requested before the first step -> cancelled"
+
+unset OPENAI_API_KEY
+run agent run checker "no key"
+kid=$OUT
+run run work --once
+assert_contains "$OUT" "run $kid: failed after 0 step(s): no API key for openai (set OPENAI_API_KEY)" "no key"
+grep -q "$KEY" "$W/out" "$W/err" && fail "the key appeared in output"
+pass "no provider key -> failed with a clear reason"
+
+# --- a dead worker's run --------------------------------------------------------
+psql_q "INSERT INTO runs (agent_name, environment, source, status, claimed_by, claimed_at, started_at, heartbeat_at)
+        VALUES ('checker', 'development', 'cli', 'running', 'gone:1:1', now() - interval '10 minutes', now() - interval '10 minutes', now() - interval '10 minutes')" >/dev/null
+run run reap --stale-seconds 60
+assert_contains "$OUT" "1 stale run(s) failed" "reap"
+assert_eq "$(psql_q "SELECT status || ' ' || error FROM runs WHERE claimed_by = 'gone:1:1'")" "failed worker lost (no heartbeat for 60 s)" "reaped run"
+run run work --once
+assert_contains "$OUT" "no queued runs" "queue empty"
+run run show "$id"
+assert_eq "$RC" 0 "run show"
+assert_json "$OUT" "status" "succeeded"
+pass "a run whose worker died is failed by reap, with its outbox row; run show prints the run with its events"
