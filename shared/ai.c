@@ -103,6 +103,10 @@ ai_kind_from_name(const char *name, enum ai_kind *out)
 		*out = AI_OPENAI;
 		return true;
 	}
+	if (strcasecmp(name, "gemini") == 0) {
+		*out = AI_GEMINI;
+		return true;
+	}
 	if (strcasecmp(name, "anthropic") == 0 ||
 	    strcasecmp(name, "claude") == 0) {
 		*out = AI_ANTHROPIC;
@@ -114,6 +118,8 @@ ai_kind_from_name(const char *name, enum ai_kind *out)
 const char *
 ai_default_base_url(enum ai_kind kind)
 {
+	if (kind == AI_GEMINI)
+		return "https://generativelanguage.googleapis.com/v1beta";
 	return kind == AI_ANTHROPIC ? "https://api.anthropic.com"
 	                            : "https://api.openai.com/v1";
 }
@@ -664,6 +670,333 @@ ai_anthropic_parse(
 	return OK;
 }
 
+/* As ai_anthropic_append(), for Gemini's {"role", "parts"}. */
+static bool
+ai_anthropic_append_parts(
+    struct json_object *msgs, const char *role, struct json_object *part)
+{
+	size_t n = json_object_array_length(msgs);
+	struct json_object *last =
+	    n ? json_object_array_get_idx(msgs, n - 1) : NULL;
+	struct json_object *parts, *m;
+
+	if (part == NULL)
+		return false;
+	if (last != NULL && ai_str(last, "role") != NULL &&
+	    strcmp(ai_str(last, "role"), role) == 0 &&
+	    (parts = ai_get(last, "parts", json_type_array)) != NULL)
+		return ai_push(parts, part);
+	m = json_object_new_object();
+	parts = json_object_new_array();
+	if (m == NULL || parts == NULL || !ai_push(parts, part) ||
+	    !ai_add(m, "role", json_object_new_string(role)) ||
+	    !ai_add(m, "parts", parts)) {
+		json_object_put(m);
+		return false;
+	}
+	return ai_push(msgs, m);
+}
+
+/* ---- Gemini generateContent ------------------------------------------- */
+
+/*
+ * Gemini takes an OpenAPI subset of JSON Schema: keep the keys it knows,
+ * types upper-cased. New object, NULL when out of memory.
+ */
+static struct json_object *
+ai_gemini_schema(struct json_object *in, int depth)
+{
+	static const char *const keep[] = { "description", "enum", "format",
+		"nullable", "minimum", "maximum", "minItems", "maxItems",
+		"required", NULL };
+	struct json_object *out = json_object_new_object(), *v, *props, *np;
+	char type[16];
+	size_t i;
+
+	if (out == NULL || in == NULL ||
+	    !json_object_is_type(in, json_type_object) || depth > 16)
+		return out;
+	if (json_object_object_get_ex(in, "type", &v) &&
+	    json_object_is_type(v, json_type_string)) {
+		snprintf(type, sizeof(type), "%s", json_object_get_string(v));
+		for (i = 0; type[i] != '\0'; i++)
+			type[i] = (char)toupper((unsigned char)type[i]);
+		if (!ai_add(out, "type", json_object_new_string(type)))
+			goto nomem;
+	}
+	for (i = 0; keep[i] != NULL; i++)
+		if (json_object_object_get_ex(in, keep[i], &v) &&
+		    !ai_add(out, keep[i], json_object_get(v)))
+			goto nomem;
+	if (json_object_object_get_ex(in, "items", &v) &&
+	    !ai_add(out, "items", ai_gemini_schema(v, depth + 1)))
+		goto nomem;
+	if (json_object_object_get_ex(in, "properties", &props) &&
+	    json_object_is_type(props, json_type_object)) {
+		if ((np = json_object_new_object()) == NULL)
+			goto nomem;
+		json_object_object_foreach(props, k, pv)
+		{
+			if (!ai_add(np, k, ai_gemini_schema(pv, depth + 1))) {
+				json_object_put(np);
+				goto nomem;
+			}
+		}
+		if (json_object_object_length(np) == 0)
+			json_object_put(np);
+		else if (!ai_add(out, "properties", np))
+			goto nomem;
+	}
+	return out;
+nomem:
+	json_object_put(out);
+	return NULL;
+}
+
+/* The name of the call tool_call_id answers (Gemini matches by name). */
+static const char *
+ai_gemini_call_name(struct json_object *messages, size_t upto, const char *id)
+{
+	struct json_object *m, *calls, *c;
+	size_t i, j;
+
+	for (i = upto; i-- > 0;) {
+		m = json_object_array_get_idx(messages, i);
+		calls = ai_get(m, "tool_calls", json_type_array);
+		for (j = 0;
+		     calls != NULL && j < json_object_array_length(calls);
+		     j++) {
+			c = json_object_array_get_idx(calls, j);
+			if (ai_str(c, "id") && strcmp(ai_str(c, "id"), id) == 0)
+				return ai_str(c, "name");
+		}
+	}
+	return NULL;
+}
+
+static struct json_object *
+ai_gemini_part_text(const char *text)
+{
+	struct json_object *p = json_object_new_object();
+
+	if (p == NULL || !ai_add(p, "text", json_object_new_string(text))) {
+		json_object_put(p);
+		return NULL;
+	}
+	return p;
+}
+
+static struct json_object *
+ai_gemini_body(
+    struct json_object *messages, struct json_object *tools, int max_tokens)
+{
+	struct json_object *body = json_object_new_object();
+	struct json_object *contents = json_object_new_array();
+	struct json_object *sys = NULL, *m, *part, *inner, *calls, *c, *args;
+	size_t i, j, n = json_object_array_length(messages);
+	const char *role, *name;
+	bool ok = body != NULL && contents != NULL;
+
+	for (i = 0; ok && i < n; i++) {
+		m = json_object_array_get_idx(messages, i);
+		if ((role = ai_msg_role(m)) == NULL) {
+			ok = false;
+			break;
+		}
+		if (strcmp(role, "system") == 0) {
+			if (sys == NULL &&
+			    (sys = json_object_new_array()) == NULL) {
+				ok = false;
+				break;
+			}
+			ok = ai_push(sys, ai_gemini_part_text(ai_content(m)));
+		} else if (strcmp(role, "user") == 0) {
+			ok = ai_anthropic_append_parts(contents, "user",
+			    ai_gemini_part_text(ai_content(m)));
+		} else if (strcmp(role, "tool") == 0) {
+			name = ai_gemini_call_name(
+			    messages, i, ai_str(m, "tool_call_id"));
+			part = json_object_new_object();
+			inner = json_object_new_object();
+			c = json_object_new_object();
+			ok = part != NULL && inner != NULL && c != NULL &&
+			    ai_add(inner, "name",
+			        json_object_new_string(
+			            name ? name : "unknown")) &&
+			    ai_add(c, "content",
+			        json_object_new_string(ai_content(m))) &&
+			    ai_add(inner, "response", c) &&
+			    ai_add(part, "functionResponse", inner);
+			if (!ok) {
+				json_object_put(part);
+				break;
+			}
+			ok = ai_anthropic_append_parts(contents, "user", part);
+		} else {
+			if (*ai_content(m) != '\0')
+				ok =
+				    ai_anthropic_append_parts(contents, "model",
+				        ai_gemini_part_text(ai_content(m)));
+			calls = ai_get(m, "tool_calls", json_type_array);
+			for (j = 0; ok && calls != NULL &&
+			     j < json_object_array_length(calls);
+			     j++) {
+				c = json_object_array_get_idx(calls, j);
+				args = ai_get(c, "arguments", json_type_object);
+				part = json_object_new_object();
+				inner = json_object_new_object();
+				ok = part != NULL && inner != NULL &&
+				    ai_add(inner, "name",
+				        json_object_new_string(ai_str(c, "name")
+				                ? ai_str(c, "name")
+				                : "")) &&
+				    ai_add(inner, "args",
+				        args ? json_object_get(args)
+				             : json_object_new_object()) &&
+				    ai_add(part, "functionCall", inner);
+				if (!ok) {
+					json_object_put(part);
+					break;
+				}
+				ok = ai_anthropic_append_parts(
+				    contents, "model", part);
+			}
+		}
+	}
+	if (ok) {
+		ok = ai_add(body, "contents", contents);
+		contents = NULL;
+	}
+	if (ok && sys != NULL) {
+		inner = json_object_new_object();
+		ok = inner != NULL && ai_add(inner, "parts", sys);
+		sys = NULL;
+		ok = ok && ai_add(body, "systemInstruction", inner);
+	}
+	if (ok && tools != NULL && json_object_array_length(tools) > 0) {
+		struct json_object *decls = json_object_new_array(), *d,
+		                   *schema;
+
+		for (i = 0;
+		     ok && decls != NULL && i < json_object_array_length(tools);
+		     i++) {
+			struct json_object *tool =
+			    json_object_array_get_idx(tools, i);
+
+			schema = NULL;
+			json_object_object_get_ex(
+			    tool, "input_schema", &schema);
+			d = json_object_new_object();
+			ok = d != NULL && ai_str(tool, "name") != NULL &&
+			    ai_add(d, "name",
+			        json_object_new_string(ai_str(tool, "name"))) &&
+			    ai_add(d, "description",
+			        json_object_new_string(
+			            ai_str(tool, "description")
+			                ? ai_str(tool, "description")
+			                : "")) &&
+			    ai_add(
+			        d, "parameters", ai_gemini_schema(schema, 0));
+			if (!ok) {
+				json_object_put(d);
+				break;
+			}
+			ok = ai_push(decls, d);
+		}
+		inner = json_object_new_object();
+		c = json_object_new_array();
+		ok = ok && decls != NULL && inner != NULL && c != NULL &&
+		    ai_add(inner, "functionDeclarations", decls);
+		if (ok)
+			decls = NULL;
+		ok = ok && ai_push(c, inner);
+		if (ok)
+			inner = NULL;
+		ok = ok && ai_add(body, "tools", c);
+		if (ok)
+			c = NULL;
+		json_object_put(decls);
+		json_object_put(inner);
+		json_object_put(c);
+	}
+	if (ok) {
+		inner = json_object_new_object();
+		ok = inner != NULL &&
+		    ai_add(inner, "maxOutputTokens",
+		        json_object_new_int(max_tokens)) &&
+		    ai_add(body, "generationConfig", inner);
+	}
+	json_object_put(contents);
+	json_object_put(sys);
+	if (!ok) {
+		json_object_put(body);
+		return NULL;
+	}
+	return body;
+}
+
+static berr
+ai_gemini_parse(
+    struct json_object *root, struct ai_result *out, char *why, size_t whylen)
+{
+	struct json_object *cands, *cand, *content, *parts, *p, *fc, *usage,
+	    *args;
+	size_t i, tlen = 0, bl;
+	char *nt, id[96];
+	const char *t;
+
+	cands = ai_get(root, "candidates", json_type_array);
+	if (cands == NULL || json_object_array_length(cands) == 0 ||
+	    (cand = json_object_array_get_idx(cands, 0)) == NULL ||
+	    (content = ai_get(cand, "content", json_type_object)) == NULL ||
+	    (parts = ai_get(content, "parts", json_type_array)) == NULL) {
+		ai_why(why, whylen,
+		    "the provider's answer has no candidates[0].content.parts");
+		return ERR_INVALID;
+	}
+	out->text = strdup("");
+	out->tool_calls = json_object_new_array();
+	out->stop_reason = strdup(
+	    ai_str(cand, "finishReason") ? ai_str(cand, "finishReason") : "");
+	out->model = strdup(
+	    ai_str(root, "modelVersion") ? ai_str(root, "modelVersion") : "");
+	if (out->text == NULL || out->tool_calls == NULL ||
+	    out->stop_reason == NULL || out->model == NULL)
+		return ERR_NOMEM;
+	for (i = 0; i < json_object_array_length(parts); i++) {
+		p = json_object_array_get_idx(parts, i);
+		if ((t = ai_str(p, "text")) != NULL) {
+			bl = strlen(t);
+			if ((nt = realloc(out->text, tlen + bl + 1)) == NULL)
+				return ERR_NOMEM;
+			out->text = nt;
+			memcpy(out->text + tlen, t, bl + 1);
+			tlen += bl;
+		} else if ((fc = ai_get(p, "functionCall", json_type_object)) !=
+		    NULL) {
+			if (ai_str(fc, "name") == NULL) {
+				ai_why(why, whylen,
+				    "the provider's functionCall %zu has no "
+				    "name",
+				    i);
+				return ERR_INVALID;
+			}
+			/* Gemini gives no ids: make one per position. */
+			snprintf(id, sizeof(id), "gemini_%zu_%.64s", i,
+			    ai_str(fc, "name"));
+			args = ai_get(fc, "args", json_type_object);
+			if (!ai_neutral_call(out->tool_calls, id,
+			        ai_str(fc, "name"), args,
+			        "(args not an object)"))
+				return ERR_NOMEM;
+		}
+	}
+	usage = ai_get(root, "usageMetadata", json_type_object);
+	out->prompt_tokens = ai_int(usage, "promptTokenCount");
+	out->completion_tokens = ai_int(usage, "candidatesTokenCount");
+	return OK;
+}
+
 /* ---- transfer --------------------------------------------------------- */
 
 static bool
@@ -757,13 +1090,29 @@ ai_complete(const struct ai_provider *p, const char *model,
 	blen = strlen(base);
 	while (blen > 0 && base[blen - 1] == '/')
 		blen--;
-	if ((size_t)snprintf(url, sizeof(url), "%.*s%s", (int)blen, base,
-	        p->kind == AI_ANTHROPIC ? "/v1/messages"
-	                                : "/chat/completions") >= sizeof(url)) {
+	if (p->kind == AI_GEMINI &&
+	    strspn(model,
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	        "0123456789._-") != strlen(model)) {
+		ai_why(why, whylen,
+		    "the model name has characters a URL "
+		    "cannot carry");
+		return ERR_INVALID;
+	}
+	if ((size_t)snprintf(url, sizeof(url), "%.*s%s%s%s", (int)blen, base,
+	        p->kind == AI_ANTHROPIC    ? "/v1/messages"
+	            : p->kind == AI_GEMINI ? "/models/"
+	                                   : "/chat/completions",
+	        p->kind == AI_GEMINI ? model : "",
+	        p->kind == AI_GEMINI ? ":generateContent" : "") >=
+	    sizeof(url)) {
 		ai_why(why, whylen, "provider base URL too long");
 		return ERR_INVALID;
 	}
-	if (p->kind == AI_ANTHROPIC) {
+	if (p->kind == AI_GEMINI) {
+		body = ai_gemini_body(messages, tools, max_tokens);
+		snprintf(auth, sizeof(auth), "x-goog-api-key: %s", p->api_key);
+	} else if (p->kind == AI_ANTHROPIC) {
 		body = ai_anthropic_body(model, messages, tools, max_tokens);
 		hdrs = curl_slist_append(hdrs, "anthropic-version: 2023-06-01");
 		if (p->auth == AI_AUTH_OAUTH) {
@@ -878,9 +1227,12 @@ ai_complete(const struct ai_provider *p, const char *model,
 		rc = ERR_INVALID;
 		goto out;
 	}
-	rc = p->kind == AI_ANTHROPIC
-	    ? ai_anthropic_parse(root, out, why, whylen)
-	    : ai_openai_parse(root, out, why, whylen);
+	if (p->kind == AI_GEMINI)
+		rc = ai_gemini_parse(root, out, why, whylen);
+	else if (p->kind == AI_ANTHROPIC)
+		rc = ai_anthropic_parse(root, out, why, whylen);
+	else
+		rc = ai_openai_parse(root, out, why, whylen);
 out:
 	if (curl != NULL)
 		curl_easy_cleanup(curl);

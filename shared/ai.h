@@ -1,7 +1,8 @@
 /*
  * ai.h - one chat-completion call with tools against an AI provider:
  * OpenAI's Chat Completions API (and any OpenAI-compatible server by base
- * URL) and Anthropic's Messages API, over libcurl.
+ * URL), Anthropic's Messages API and Google's Gemini generateContent, over
+ * libcurl.
  *
  * Callers speak one neutral format; this module translates it to and from
  * each provider's wire format. Messages are a JSON array of
@@ -38,6 +39,7 @@
 enum ai_kind {
 	AI_OPENAI = 0, /* Chat Completions; also OpenAI-compatible servers */
 	AI_ANTHROPIC,  /* Messages API */
+	AI_GEMINI,     /* Gemini generateContent (v1beta) */
 };
 
 enum ai_auth {
@@ -81,7 +83,8 @@ berr ai_complete(const struct ai_provider *p, const char *model,
 
 void ai_result_free(struct ai_result *r);
 
-/* "openai" / "anthropic" (also "claude") → kind; false when unknown. */
+/* "openai", "openai-compatible", "ollama" / "anthropic", "claude" /
+ * "gemini" → kind; false when unknown. */
 bool ai_kind_from_name(const char *name, enum ai_kind *out);
 
 /* The provider's public API base URL, for an empty ai_base_url. */

@@ -554,6 +554,8 @@ runner_provider(const struct config *cfg, struct ai_provider *p, char *key,
 			return true;
 		}
 		env = getenv("ANTHROPIC_API_KEY");
+	} else if (p->kind == AI_GEMINI) {
+		env = getenv("GEMINI_API_KEY");
 	} else {
 		env = getenv("OPENAI_API_KEY");
 		if ((env == NULL || *env == '\0') &&
@@ -563,8 +565,9 @@ runner_provider(const struct config *cfg, struct ai_provider *p, char *key,
 	}
 	if (env == NULL || *env == '\0' || strlen(env) >= keysize) {
 		snprintf(why, whylen, "no API key for %s (set %s)", name,
-		    p->kind == AI_ANTHROPIC ? "ANTHROPIC_API_KEY"
-		                            : "OPENAI_API_KEY");
+		    p->kind == AI_ANTHROPIC    ? "ANTHROPIC_API_KEY"
+		        : p->kind == AI_GEMINI ? "GEMINI_API_KEY"
+		                               : "OPENAI_API_KEY");
 		return false;
 	}
 	snprintf(key, keysize, "%s", env);

@@ -17,7 +17,7 @@
 #include "log.h"
 
 static const char *mock_url, *mock_key, *mock_log;
-static char openai_base[512];
+static char openai_base[512], gemini_base[512];
 
 static struct ai_provider
 prov(enum ai_kind kind)
@@ -25,7 +25,9 @@ prov(enum ai_kind kind)
 	struct ai_provider p = { 0 };
 
 	p.kind = kind;
-	p.base_url = kind == AI_OPENAI ? openai_base : mock_url;
+	p.base_url = kind == AI_OPENAI ? openai_base
+	    : kind == AI_GEMINI        ? gemini_base
+	                               : mock_url;
 	p.api_key = mock_key;
 	p.timeout_s = 10;
 	p.max_retries = 2;
@@ -105,7 +107,26 @@ tool_round_trip(enum ai_kind kind)
 	req = last_request();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(req);
 	CU_ASSERT_STRING_EQUAL(path_str(req, "key_ok"), "true");
-	if (kind == AI_OPENAI) {
+	if (kind == AI_GEMINI) {
+		CU_ASSERT_STRING_EQUAL(path_str(req, "path"),
+		    "/v1beta/models/tool-then-text:generateContent");
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(req, "auth_kind"), "x-goog-api-key");
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(req, "body.systemInstruction.parts.0.text"),
+		    "You run a station.");
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(req, "body.contents.0.role"), "user");
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(req,
+		        "body.tools.0.functionDeclarations.0.parameters.type"),
+		    "OBJECT");
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(req,
+		        "body.tools.0.functionDeclarations.0.parameters."
+		        "properties.verbose.type"),
+		    "BOOLEAN");
+	} else if (kind == AI_OPENAI) {
 		CU_ASSERT_STRING_EQUAL(
 		    path_str(req, "path"), "/v1/chat/completions");
 		CU_ASSERT_STRING_EQUAL(
@@ -152,7 +173,17 @@ tool_round_trip(enum ai_kind kind)
 	CU_ASSERT_STRING_EQUAL(r.text, "The tool said: connected");
 	CU_ASSERT_EQUAL(json_object_array_length(r.tool_calls), 0);
 	req = last_request();
-	if (kind == AI_OPENAI) {
+	if (kind == AI_GEMINI) {
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(req, "body.contents.1.role"), "model");
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(req, "body.contents.1.parts.0.functionCall.name"),
+		    "station_status");
+		CU_ASSERT_STRING_EQUAL(
+		    path_str(
+		        req, "body.contents.2.parts.0.functionResponse.name"),
+		    "station_status");
+	} else if (kind == AI_OPENAI) {
 		CU_ASSERT_STRING_EQUAL(
 		    path_str(
 		        req, "body.messages.2.tool_calls.0.function.arguments"),
@@ -190,6 +221,12 @@ static void
 test_anthropic_tools(void)
 {
 	tool_round_trip(AI_ANTHROPIC);
+}
+
+static void
+test_gemini_tools(void)
+{
+	tool_round_trip(AI_GEMINI);
 }
 
 static void
@@ -260,6 +297,10 @@ test_misbehaving(void)
 	expect_failure(AI_OPENAI, "always-503", 0, ERR_IO, 3,
 	    "HTTP 503 after retries: overloaded");
 	expect_failure(AI_ANTHROPIC, "always-503", 0, ERR_IO, 3, "HTTP 503");
+	expect_failure(AI_GEMINI, "always-503", 0, ERR_IO, 3,
+	    "HTTP 503 after retries: overloaded");
+	expect_failure(
+	    AI_GEMINI, "bad/../model", 0, ERR_INVALID, 0, "URL cannot carry");
 	expect_failure(
 	    AI_OPENAI, "html", 0, ERR_INVALID, 1, "not a JSON object");
 	expect_failure(AI_ANTHROPIC, "huge", 0, ERR_TOO_BIG, 1, "larger than");
@@ -328,6 +369,7 @@ main(void)
 		return 77;
 	}
 	snprintf(openai_base, sizeof(openai_base), "%s/v1", mock_url);
+	snprintf(gemini_base, sizeof(gemini_base), "%s/v1beta", mock_url);
 	log_init("test_ai", LOG_LVL_ERROR);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -337,6 +379,7 @@ main(void)
 	    !CU_add_test(s, "OpenAI tool round trip", test_openai_tools) ||
 	    !CU_add_test(
 	        s, "Anthropic tool round trip", test_anthropic_tools) ||
+	    !CU_add_test(s, "Gemini tool round trip", test_gemini_tools) ||
 	    !CU_add_test(s, "Anthropic OAuth headers", test_anthropic_oauth) ||
 	    !CU_add_test(s, "misbehaving provider", test_misbehaving) ||
 	    !CU_add_test(s, "bad key and bad input", test_bad_key_and_input)) {

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """ai_mock.py - a stand-in AI provider speaking the real wire formats of
-OpenAI's Chat Completions API (POST /v1/chat/completions) and Anthropic's
-Messages API (POST /v1/messages), for tests: the public providers cannot
+OpenAI's Chat Completions API (POST /v1/chat/completions), Anthropic's
+Messages API (POST /v1/messages) and Gemini's generateContent (POST
+/v1beta/models/MODEL:generateContent), for tests: the public providers cannot
 be reached from here. The model name picks the behaviour:
 
   tool-then-text   a tool call first; once the conversation holds a tool
@@ -55,23 +56,31 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         anthropic = self.path == "/v1/messages"
-        key = (self.headers.get("x-api-key") if anthropic and self.headers.get("x-api-key")
-               else (self.headers.get("Authorization") or "").removeprefix("Bearer "))
+        gemini = self.path.startswith("/v1beta/models/") and self.path.endswith(":generateContent")
+        if gemini:
+            key = self.headers.get("x-goog-api-key")
+        elif anthropic and self.headers.get("x-api-key"):
+            key = self.headers.get("x-api-key")
+        else:
+            key = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
         with open(ARGS.log, "a") as f:
             f.write(json.dumps({
                 "path": self.path, "body": body,
-                "auth_kind": "x-api-key" if self.headers.get("x-api-key") else "bearer",
+                "auth_kind": ("x-goog-api-key" if self.headers.get("x-goog-api-key")
+                              else "x-api-key" if self.headers.get("x-api-key") else "bearer"),
                 "key_ok": key == ARGS.key,
                 "anthropic_version": self.headers.get("anthropic-version"),
                 "anthropic_beta": self.headers.get("anthropic-beta"),
             }) + "\n")
-        if self.path not in ("/v1/chat/completions", "/v1/messages"):
+        if self.path not in ("/v1/chat/completions", "/v1/messages") and not gemini:
             return self.send(404, {"error": {"message": "no such path"}})
         if key != ARGS.key:
             return self.send(401, {"error": {"type": "authentication_error",
                                              "message": "invalid x-api-key"}})
         if not isinstance(body, dict):
             return self.send(400, {"error": {"message": "body is not JSON"}})
+        if gemini:
+            return self.gemini(body, self.path[len("/v1beta/models/"):-len(":generateContent")])
         model = body.get("model", "")
         msgs = body.get("messages", [])
         conv = json.dumps(msgs[:1])
@@ -127,6 +136,29 @@ class Handler(BaseHTTPRequestHandler):
                                             "finish_reason": finish}],
                                "usage": {"prompt_tokens": 11, "completion_tokens": 7,
                                          "total_tokens": 18}})
+
+    def gemini(self, body, model):
+        contents = body.get("contents", [])
+        result = None
+        for c in contents:
+            for p in c.get("parts", []):
+                if "functionResponse" in p:
+                    result = p["functionResponse"].get("response", {}).get("content")
+        if model == "always-503":
+            return self.send(503, {"error": {"code": 503, "message": "overloaded"}})
+        decls = [d for t in body.get("tools", []) for d in t.get("functionDeclarations", [])]
+        if model == "tool-then-text" and result is None:
+            name = decls[0]["name"] if decls else "station_status"
+            props = (decls[0].get("parameters") or {}).get("properties", {}) if decls else {}
+            parts = [{"functionCall": {"name": name,
+                                       "args": {"verbose": True} if "verbose" in props else {}}}]
+        else:
+            parts = [{"text": self.final_text(result)}]
+        return self.send(200, {"candidates": [{"content": {"role": "model", "parts": parts},
+                                               "finishReason": "STOP"}],
+                               "usageMetadata": {"promptTokenCount": 11,
+                                                 "candidatesTokenCount": 7},
+                               "modelVersion": model})
 
     @staticmethod
     def find_tool_result(msgs, anthropic):
