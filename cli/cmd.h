@@ -24,6 +24,9 @@ int cmd_apikey(int argc, char **argv, const char *config_path);
 /* berth audit [--since ...] | audit verify | audit export --since ... */
 int cmd_audit(int argc, char **argv, const char *config_path);
 
+/* berth maintenance --once [--dry-run] */
+int cmd_maintenance(int argc, char **argv, const char *config_path);
+
 #include <json-c/json.h>
 
 #include "err.h"

@@ -31,6 +31,9 @@ main_usage(FILE *out)
 	    "  audit [--since \"1h ago\"] [--user U] [--action A] [--json]\n"
 	    "  audit export --since WHEN   JSON lines\n"
 	    "  audit verify                check the hash chain\n"
+	    "  maintenance --once [--dry-run]\n"
+	    "                        delete expired sessions and old data "
+	    "now\n"
 	    "  version               print the version\n"
 	    "\n"
 	    "The config file is FILE, else $BERTH_CONFIG, else "
@@ -80,6 +83,8 @@ main(int argc, char **argv)
 		return cmd_apikey(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "audit") == 0)
 		return cmd_audit(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "maintenance") == 0)
+		return cmd_maintenance(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "version") == 0) {
 		printf("berth %s\n", PACKAGE_VERSION);
 		return 0;
