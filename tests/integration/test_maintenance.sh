@@ -138,10 +138,14 @@ pass "alice with an API key and a live MCP session"
 # --- the rows to delete, and the rows to keep ---------------------------------------
 
 t0=$(now_ms)
+# In digest order, with expires_at following it: both indexes then grow
+# at their right edge, which is several times faster than random order.
 sql "INSERT INTO sessions (token_digest, user_id, created_at, expires_at, last_used_at)
-     SELECT sha256(int8send(g)), :'u', now() - interval '40 days',
-            now() - interval '10 days' + g * interval '1 ms', now() - interval '10 days'
-     FROM generate_series(1, :'n') g" "u=$UID_A" "n=$ROWS"
+     SELECT d, :'u', now() - interval '40 days',
+            now() - interval '10 days' + row_number() OVER (ORDER BY d) * interval '1 ms',
+            now() - interval '10 days'
+     FROM (SELECT sha256(int8send(g)) AS d FROM generate_series(1, :'n') g) s
+     ORDER BY d" "u=$UID_A" "n=$ROWS"
 t1=$(now_ms)
 echo "NOTE inserting $ROWS expired sessions took $((t1 - t0)) ms"
 sql "INSERT INTO sessions (token_digest, user_id, expires_at)
