@@ -76,8 +76,9 @@ cmd_maintenance(int argc, char **argv, const char *config_path)
 		}
 	}
 	if (!once && !dry) {
-		fprintf(stderr, "berth: maintenance: say --once (berthd runs "
-		                "it every minute) or --dry-run\n");
+		fprintf(stderr,
+		    "berth: maintenance: say --once (berthd runs "
+		    "it every minute) or --dry-run\n");
 		cmd_maintenance_usage(stderr);
 		return 2;
 	}

@@ -170,9 +170,9 @@ static const char maint_sql_count[] =
 /* One batch step: the statement, its parameter, what it reports. */
 struct maint_batch {
 	const char *stmt;
-	const char *param;     /* $1, or NULL for none */
-	long long n;           /* rows deleted */
-	long long last;        /* audit: the id the chain now starts after */
+	const char *param; /* $1, or NULL for none */
+	long long n;       /* rows deleted */
+	long long last;    /* audit: the id the chain now starts after */
 	struct maintenance_stats *stats;
 };
 
@@ -297,8 +297,8 @@ maint_sessions_tx(struct db *db, void *arg)
 		goto out;
 	if ((b->n = maint_ll(res, "n")) == 0)
 		goto out;
-	details = json_tokener_parse(
-	    PQgetvalue(res, 0, PQfnumber(res, "details")));
+	details =
+	    json_tokener_parse(PQgetvalue(res, 0, PQfnumber(res, "details")));
 	if (details == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
@@ -432,26 +432,26 @@ maint_steps(struct db *db, const struct config *cfg,
 	    audit_days, sizeof(audit_days), "%d", cfg->retention.audit_days);
 	b.stats = out;
 
-	if ((rc = maint_step(db, maint_sessions_tx, &b, batch,
-	         &out->sessions)) != OK)
+	if ((rc = maint_step(
+	         db, maint_sessions_tx, &b, batch, &out->sessions)) != OK)
 		return rc;
 	b.stmt = "maint_token_cache";
-	if ((rc = maint_step(db, maint_batch_tx, &b, batch,
-	         &out->token_cache)) != OK)
+	if ((rc = maint_step(
+	         db, maint_batch_tx, &b, batch, &out->token_cache)) != OK)
 		return rc;
 	b.stmt = "maint_mcp_absolute";
-	if ((rc = maint_step(db, maint_batch_tx, &b, batch,
-	         &out->mcp_sessions)) != OK)
+	if ((rc = maint_step(
+	         db, maint_batch_tx, &b, batch, &out->mcp_sessions)) != OK)
 		return rc;
 	b.stmt = "maint_mcp_idle";
 	b.param = idle;
-	if ((rc = maint_step(db, maint_batch_tx, &b, batch,
-	         &out->mcp_sessions)) != OK)
+	if ((rc = maint_step(
+	         db, maint_batch_tx, &b, batch, &out->mcp_sessions)) != OK)
 		return rc;
 	b.stmt = "maint_auth_failures";
 	b.param = window;
-	if ((rc = maint_step(db, maint_batch_tx, &b, batch,
-	         &out->auth_failures)) != OK)
+	if ((rc = maint_step(
+	         db, maint_batch_tx, &b, batch, &out->auth_failures)) != OK)
 		return rc;
 	b.param = runs_days;
 	if ((rc = maint_step(db, maint_runs_tx, &b, run_batch, &out->runs)) !=
@@ -459,8 +459,7 @@ maint_steps(struct db *db, const struct config *cfg,
 		return rc;
 	b.param = audit_days;
 	b.last = 0;
-	if ((rc = maint_step(db, maint_audit_tx, &b, batch, &out->audit)) !=
-	    OK)
+	if ((rc = maint_step(db, maint_audit_tx, &b, batch, &out->audit)) != OK)
 		return rc;
 	*audit_last = b.last;
 	return OK;

@@ -47,11 +47,11 @@ struct maintenance_stats {
 	long long auth_failures;
 	long long runs;
 	long long run_events;
-	long long outbox; /* acknowledged lighthouse_outbox rows */
-	long long audit;  /* audit_log rows removed by retention */
+	long long outbox;  /* acknowledged lighthouse_outbox rows */
+	long long audit;   /* audit_log rows removed by retention */
 	long long batches; /* statements that deleted rows */
-	double seconds;   /* wall time of the pass */
-	bool skipped;     /* another runner holds the lock: nothing done */
+	double seconds;    /* wall time of the pass */
+	bool skipped;      /* another runner holds the lock: nothing done */
 };
 
 /*
@@ -65,17 +65,15 @@ struct maintenance_stats {
  * are logged where they happen. Must not be called inside db_tx(); leaves
  * no transaction open and the lock released.
  */
-berr maintenance_run(
-    struct db *db, const struct config *cfg, struct maintenance_stats *out)
-    __attribute__((warn_unused_result));
+berr maintenance_run(struct db *db, const struct config *cfg,
+    struct maintenance_stats *out) __attribute__((warn_unused_result));
 
 /*
  * Dry run: counts what maintenance_run() would delete now, without deleting
  * or taking the lock (out->skipped is false, out->batches 0). Returns OK,
  * ERR_DB_DOWN, ERR_DB.
  */
-berr maintenance_count(
-    struct db *db, const struct config *cfg, struct maintenance_stats *out)
-    __attribute__((warn_unused_result));
+berr maintenance_count(struct db *db, const struct config *cfg,
+    struct maintenance_stats *out) __attribute__((warn_unused_result));
 
 #endif
