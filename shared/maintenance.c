@@ -500,10 +500,9 @@ maintenance_run(
 	memset(out, 0, sizeof(*out));
 	if ((rc = maint_prepare(db)) != OK)
 		return rc;
-	if ((rc = db_exec(db, "maint_lock", 0, NULL, &res)) != OK) {
-		log_error("maintenance: cannot take the lock: %s", err_str(rc));
+	/* db.c has logged why. */
+	if ((rc = db_exec(db, "maint_lock", 0, NULL, &res)) != OK)
 		return rc;
-	}
 	locked = strcmp(PQgetvalue(res, 0, PQfnumber(res, "locked")), "t") == 0;
 	PQclear(res);
 	if (!locked) {
