@@ -337,8 +337,9 @@ pass "lock held by another session -> skipped, exit 0: $(one_line "$OUT")"
 # starts meanwhile and must be skipped. Then the table is let go.
 N2=$(((ROWS + 4) / 5))
 sql "INSERT INTO sessions (token_digest, user_id, created_at, expires_at)
-     SELECT sha256(int8send(-g)), :'u', now() - interval '2 days', now() - interval '1 day'
-     FROM generate_series(1, :'n') g" "u=$UID_A" "n=$N2"
+     SELECT d, :'u', now() - interval '2 days', now() - interval '1 day'
+     FROM (SELECT sha256(int8send(-g)) AS d FROM generate_series(1, :'n') g) s
+     ORDER BY d" "u=$UID_A" "n=$N2"
 printf "BEGIN;\nLOCK TABLE token_cache IN ACCESS EXCLUSIVE MODE;\nSELECT pg_sleep(60);\n" |
 	"$PSQL" -X -q -d "$DATABASE_URL" >/dev/null 2>&1 &
 BLOCKER=$!
