@@ -28,7 +28,9 @@
 [[ -n $LIB_PY ]] || skip "python3 is needed"
 
 ROWS=${BERTH_MAINT_ROWS:-1000000}
-[[ $ROWS =~ ^[0-9]+$ ]] && ((ROWS >= 1)) || fail "BERTH_MAINT_ROWS=$ROWS: want a positive number"
+if ! [[ $ROWS =~ ^[1-9][0-9]*$ ]]; then
+	fail "BERTH_MAINT_ROWS=$ROWS: want a positive number"
+fi
 # Old audit rows, enough for several batches of 5000.
 AUDIT_OLD=12000
 
@@ -256,7 +258,7 @@ t1=$(now_ms)
 touch "$W/stop"
 wait "$L1" "$L2" || true
 assert_eq "$RC" 0 "maintenance --once: $OUT $ERR"
-echo "$OUT" | sed 's/^/    /'
+printf '    %s\n' "${OUT//$'\n'/$'\n'    }"
 
 total=$(cat "$W/load.1" "$W/load.2" | wc -l)
 bad=$(cat "$W/load.1" "$W/load.2" | grep -vc '^200 ' || true)
