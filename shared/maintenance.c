@@ -473,7 +473,9 @@ maint_log(const struct maintenance_stats *s, berr rc)
 {
 	void (*logf)(const char *, ...) = log_debug;
 
-	if (rc != OK)
+	if (rc == ERR_CONFLICT) /* the lock lost: the next pass resumes */
+		logf = log_warn;
+	else if (rc != OK)
 		logf = log_error;
 	else if (s->sessions + s->token_cache + s->mcp_sessions +
 	        s->auth_failures + s->runs + s->run_events + s->outbox +

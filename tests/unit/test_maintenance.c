@@ -215,6 +215,37 @@ test_skipped(void)
 	test_verify_ok();
 }
 
+/*
+ * The lock lost between two batches (as when db.c reconnects after a lost
+ * connection): a trigger releases it during the first batch of sessions;
+ * the second batch sees it gone and stops the pass with ERR_CONFLICT.
+ */
+static void
+test_lock_lost(void)
+{
+	struct maintenance_stats st;
+
+	test_reset();
+	test_sql("CREATE FUNCTION test_maint_unlock() RETURNS trigger "
+	         "LANGUAGE plpgsql AS $$ BEGIN PERFORM "
+	         "pg_advisory_unlock(1113944692, 3); RETURN NULL; END $$");
+	test_sql("CREATE TRIGGER test_maint_unlock AFTER DELETE ON sessions "
+	         "FOR EACH STATEMENT EXECUTE FUNCTION test_maint_unlock()");
+	test_sql("INSERT INTO users (username) VALUES ('m')");
+	test_sql("INSERT INTO sessions (token_digest, user_id, created_at, "
+	         "expires_at) SELECT sha256(int8send(g)), (SELECT id FROM "
+	         "users), now() - interval '2 days', now() - interval '1 day' "
+	         "FROM generate_series(1, 6000) g");
+	CU_ASSERT_EQUAL(maintenance_run(test_db, test_cfg, &st), ERR_CONFLICT);
+	CU_ASSERT_EQUAL(st.sessions, 5000);
+	CU_ASSERT_EQUAL(test_ll("SELECT count(*) FROM sessions"), 1000);
+	test_sql("DROP TRIGGER test_maint_unlock ON sessions");
+	test_sql("DROP FUNCTION test_maint_unlock()");
+	CU_ASSERT_EQUAL(maintenance_run(test_db, test_cfg, &st), OK);
+	CU_ASSERT_EQUAL(st.sessions, 1000);
+	test_verify_ok();
+}
+
 /* Unreachable database: ERR_DB_DOWN at once, nothing claimed. */
 static void
 test_down(void)
@@ -287,6 +318,7 @@ main(void)
 		{ "audit: all old, the newest row stays", test_audit_all_old },
 		{ "audit: clock skew, only the prefix goes", test_audit_skew },
 		{ "lock held elsewhere: skipped", test_skipped },
+		{ "lock lost between batches: the pass stops", test_lock_lost },
 		{ "database down", test_down },
 		{ "runs: only finished and acknowledged ones go", test_runs },
 	};
