@@ -174,6 +174,8 @@ struct maint_batch {
 	const char *stmt;
 	const char *param; /* $1, or NULL for none */
 	long long n;       /* rows deleted */
+	long long events;  /* runs: run_events deleted with them */
+	long long outbox;  /* runs: acknowledged reports deleted */
 	long long last;    /* audit: the id the chain now starts after */
 	struct maintenance_stats *stats;
 };
@@ -323,10 +325,12 @@ maint_runs_tx(struct db *db, void *arg)
 	struct maint_batch *b = arg;
 	const char *values[1];
 	PGresult *res = NULL;
-	long long n;
 	berr rc;
 
+	/* Set, not added: db_tx() may run this again after a deadlock. */
 	b->n = 0;
+	b->events = 0;
+	b->outbox = 0;
 	if ((rc = maint_check_lock(db)) != OK)
 		goto out;
 	values[0] = b->param;
@@ -335,12 +339,12 @@ maint_runs_tx(struct db *db, void *arg)
 	if (maint_ll(res, "n") == 0)
 		goto out;
 	values[0] = PQgetvalue(res, 0, PQfnumber(res, "ids"));
-	if ((rc = maint_exec_n(db, "maint_runs_outbox", values[0], &n)) != OK)
+	if ((rc = maint_exec_n(
+	         db, "maint_runs_outbox", values[0], &b->outbox)) != OK)
 		goto out;
-	b->stats->outbox += n;
-	if ((rc = maint_exec_n(db, "maint_runs_events", values[0], &n)) != OK)
+	if ((rc = maint_exec_n(
+	         db, "maint_runs_events", values[0], &b->events)) != OK)
 		goto out;
-	b->stats->run_events += n;
 	if ((rc = maint_exec_n(db, "maint_runs", values[0], &b->n)) != OK)
 		goto out;
 out:
@@ -371,8 +375,8 @@ maint_audit_tx(struct db *db, void *arg)
 
 /*
  * Repeats fn (one batch transaction) until a batch comes back short of
- * full, adding its rows to *count. The run statistics of runs_tx need
- * stats; the others leave it alone.
+ * full, adding its rows to *count (and the events and reports of runs to
+ * the stats) once the transaction has committed.
  */
 static berr
 maint_step(struct db *db, berr (*fn)(struct db *, void *),
@@ -382,9 +386,14 @@ maint_step(struct db *db, berr (*fn)(struct db *, void *),
 
 	do {
 		b->n = 0;
+		b->events = 0;
+		b->outbox = 0;
 		if ((rc = db_tx(db, fn, b)) != OK)
 			return rc;
+		/* Counted once committed. */
 		*count += b->n;
+		b->stats->run_events += b->events;
+		b->stats->outbox += b->outbox;
 		if (b->n > 0)
 			b->stats->batches++;
 	} while (b->n >= full);
