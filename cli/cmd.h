@@ -33,6 +33,9 @@ int cmd_agent_run(int argc, char **argv, const char *config_path);
 /* berth run work [--once] | run reap | run show ID */
 int cmd_run(int argc, char **argv, const char *config_path);
 
+/* berth maintenance --once [--dry-run] */
+int cmd_maintenance(int argc, char **argv, const char *config_path);
+
 #include <json-c/json.h>
 
 #include "err.h"

@@ -37,6 +37,9 @@ main_usage(FILE *out)
 	    "  agent run NAME TASK [--env ENV] [--var K=V ...]   queue a run\n"
 	    "  run work [--once] [--max N]  execute queued runs here\n"
 	    "  run reap [--stale-seconds N] | run show ID\n"
+	    "  maintenance --once [--dry-run]\n"
+	    "                        delete expired sessions and old data "
+	    "now\n"
 	    "  version               print the version\n"
 	    "\n"
 	    "The config file is FILE, else $BERTH_CONFIG, else "
@@ -90,6 +93,8 @@ main(int argc, char **argv)
 		return cmd_run(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "audit") == 0)
 		return cmd_audit(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "maintenance") == 0)
+		return cmd_maintenance(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "version") == 0) {
 		printf("berth %s\n", PACKAGE_VERSION);
 		return 0;

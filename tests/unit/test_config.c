@@ -397,9 +397,9 @@ test_station(void)
 	static const struct {
 		int line;
 		const char *key;
-	} ignored[] = { { 3, "encryption_key" }, { 7, "ai_base_url" },
-		{ 8, "api_port" }, { 9, "mcp_port" }, { 10, "ssh_port" },
-		{ 11, "admin_username" }, { 14, "telemetry_enabled" },
+	} ignored[] = { { 3, "encryption_key" }, { 8, "api_port" },
+		{ 9, "mcp_port" }, { 10, "ssh_port" }, { 11, "admin_username" },
+		{ 14, "telemetry_enabled" },
 		{ 21, "cloudship.bundle_registry_url" }, { 22, "coding" } };
 	char *path = test_fixture("station.yaml"), *diag = NULL, want[512];
 	struct config *cfg = NULL;
@@ -418,6 +418,8 @@ test_station(void)
 	    (int)(sizeof(ignored) / sizeof(ignored[0])));
 	CU_ASSERT_EQUAL(test_count_lines(diag, "error: "), 0);
 	CU_ASSERT_STRING_EQUAL(cfg->workspace, "/home/station/.config/station");
+	/* Station's ai_base_url is Berth's too (OpenAI-compatible servers). */
+	CU_ASSERT_STRING_EQUAL(cfg->ai_base_url, "");
 	CU_ASSERT_TRUE(cfg->cloudship.enabled);
 	CU_ASSERT_STRING_EQUAL(
 	    cfg->cloudship.registration_key, "reg-station-0123456789");
