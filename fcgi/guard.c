@@ -130,8 +130,8 @@ guard_reply_down(struct request *req)
  * error="insufficient_scope" for a 403.
  */
 static void
-guard_www_authenticate(const struct worker_ctx *ctx, int status,
-    bool presented, char *buf, size_t size)
+guard_www_authenticate(const struct worker_ctx *ctx, int status, bool presented,
+    char *buf, size_t size)
 {
 	char meta[1024], scope[512];
 	const char *err = status == 403 ? ", error=\"insufficient_scope\""
@@ -142,16 +142,16 @@ guard_www_authenticate(const struct worker_ctx *ctx, int status,
 	if (!oauth_active(ctx->cfg) ||
 	    oauth_metadata_url(ctx->cfg, meta, sizeof(meta)) != OK ||
 	    oauth_scope_string(ctx->cfg, scope, sizeof(scope)) != OK) {
-		snprintf(buf, size, "WWW-Authenticate: Bearer realm=\"berth\"%s\r\n",
-		    err);
+		snprintf(buf, size,
+		    "WWW-Authenticate: Bearer realm=\"berth\"%s\r\n", err);
 		return;
 	}
 	n = snprintf(buf, size,
 	    "WWW-Authenticate: Bearer resource_metadata=\"%s\"%s%s%s%s\r\n",
 	    meta, *scope ? ", scope=\"" : "", scope, *scope ? "\"" : "", err);
 	if (n < 0 || (size_t)n >= size)
-		snprintf(buf, size, "WWW-Authenticate: Bearer realm=\"berth\"%s\r\n",
-		    err);
+		snprintf(buf, size,
+		    "WWW-Authenticate: Bearer realm=\"berth\"%s\r\n", err);
 }
 
 /* 503 with Retry-After: an OAuth token could not be checked (the

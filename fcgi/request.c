@@ -269,7 +269,8 @@ request_reply(struct request *req, int status, const char *content_type,
 	    status, request_status_text(status),
 	    content_type ? "Content-Type: " : "",
 	    content_type ? content_type : "", content_type ? "\r\n" : "", len,
-	    own_cc ? "" : "Cache-Control: no-store\r\n", req->request_id, extra_headers ? extra_headers : "");
+	    own_cc ? "" : "Cache-Control: no-store\r\n", req->request_id,
+	    extra_headers ? extra_headers : "");
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		log_error("bug: response head too long (request %s)",
 		    req->request_id);

@@ -12,7 +12,7 @@
 
 /* Long enough to spare the responders, short enough that a changed
  * authorization server or scope list reaches clients soon. */
-#define WELLKNOWN_HEADERS \
+#define WELLKNOWN_HEADERS                        \
 	"Cache-Control: public, max-age=300\r\n" \
 	"Access-Control-Allow-Origin: *\r\n"
 
@@ -53,7 +53,8 @@ wellknown_handle(struct worker_ctx *ctx, struct request *req)
 		json_object_object_add(o, "scopes_supported", scopes);
 	}
 	if ((methods = json_object_new_array()) != NULL) {
-		json_object_array_add(methods, json_object_new_string("header"));
+		json_object_array_add(
+		    methods, json_object_new_string("header"));
 		json_object_object_add(o, "bearer_methods_supported", methods);
 	}
 	json_object_object_add(

@@ -10,6 +10,7 @@
  */
 #include "oauth.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -52,7 +53,8 @@ static const char oauth_sql_lookup[] =
     " WHERE f.scope = 'address' AND f.subject = $3::text"
     " AND f.locked_until > now()"
     "), c AS ("
-    " SELECT t.active, t.claims::text AS claims, t.user_id"
+    " SELECT t.active, t.claims::text AS claims, t.user_id,"
+    " coalesce(t.claims ? 'pending', false) AS pending"
     " FROM token_cache t WHERE t.token_digest = decode($1::text, 'hex')"
     " AND t.expires_at > now()"
     "), s AS ("
@@ -62,7 +64,7 @@ static const char oauth_sql_lookup[] =
     " ORDER BY st.updated_at DESC LIMIT 1"
     ") "
     "SELECT lock.locked_for, (SELECT s.org_id FROM s) AS station_org,"
-    " c.active IS NOT NULL AS hit, c.active, c.claims,"
+    " c.active IS NOT NULL AS hit, c.pending, c.active, c.claims,"
     " u.id AS user_id, u.username, u.disabled,"
     " (SELECT coalesce(json_object_agg(r.environment, r.role"
     " ORDER BY r.environment), '{}'::json)"
@@ -106,6 +108,29 @@ static const char oauth_sql_user[] =
     "UNION ALL "
     "SELECT id, false FROM users"
     " WHERE auth_source = 'oauth' AND external_id = $4::text";
+
+/*
+ * Single flight across responders: before introspecting a token nobody has
+ * cached, a responder claims it with a placeholder row (inactive, claims
+ * {"pending": true}, living the introspection timeout plus a second). Others
+ * that find the placeholder wait for the answer instead of asking too. $1
+ * digest hex, $2 seconds. One row when the claim is ours; none when another
+ * responder's claim or answer is there. A row, not an advisory lock, so
+ * that it works through a transaction-mode pooler and dies by itself.
+ */
+static const char oauth_sql_claim[] =
+    "INSERT INTO token_cache (token_digest, active, claims, cached_at,"
+    " expires_at) VALUES (decode($1::text, 'hex'), false,"
+    " '{\"pending\": true}', now(), now() + make_interval(secs => $2::int))"
+    " ON CONFLICT (token_digest) DO UPDATE SET active = false,"
+    " claims = EXCLUDED.claims, user_id = NULL, cached_at = now(),"
+    " expires_at = EXCLUDED.expires_at"
+    " WHERE token_cache.expires_at <= now() RETURNING true";
+
+/* Drops our placeholder when no answer replaced it ($1 digest hex). */
+static const char oauth_sql_release[] =
+    "DELETE FROM token_cache WHERE token_digest = decode($1::text, 'hex')"
+    " AND claims ? 'pending'";
 
 bool
 oauth_active(const struct config *cfg)
@@ -156,7 +181,8 @@ oauth_introspect_url(const struct config *cfg, char *buf, size_t size)
 
 	if (*u != '\0')
 		return oauth_fmt(buf, size, u, "");
-	return oauth_fmt(buf, size, cfg->cloudship.base_url, "/oauth/introspect");
+	return oauth_fmt(
+	    buf, size, cfg->cloudship.base_url, "/oauth/introspect");
 }
 
 berr
@@ -170,8 +196,8 @@ oauth_scope_string(const struct config *cfg, char *buf, size_t size)
 		return ERR_TOO_BIG;
 	buf[0] = '\0';
 	for (i = 0; i < l->n; i++) {
-		n = snprintf(buf + off, size - off, "%s%s", i ? " " : "",
-		    l->v[i]);
+		n = snprintf(
+		    buf + off, size - off, "%s%s", i ? " " : "", l->v[i]);
 		if (n < 0 || (size_t)n >= size - off) {
 			buf[0] = '\0';
 			return ERR_TOO_BIG;
@@ -193,7 +219,9 @@ oauth_prepare(struct db *db)
 	berr rc;
 
 	if ((rc = db_prepare(db, "oauth_lookup", oauth_sql_lookup, 3)) != OK ||
-	    (rc = db_prepare(db, "oauth_put", oauth_sql_put, 6)) != OK)
+	    (rc = db_prepare(db, "oauth_put", oauth_sql_put, 6)) != OK ||
+	    (rc = db_prepare(db, "oauth_claim", oauth_sql_claim, 2)) != OK ||
+	    (rc = db_prepare(db, "oauth_release", oauth_sql_release, 1)) != OK)
 		return rc;
 	return db_prepare(db, "oauth_user", oauth_sql_user, 5);
 }
@@ -279,8 +307,9 @@ oauth_basic_header(CURL *c, const struct config *cfg, struct curl_slist **hdrs)
 		goto out;
 	snprintf((char *)pair, n + 1, "%s:%s", id, sec);
 	memcpy(line, "Authorization: Basic ", sizeof("Authorization: Basic "));
-	EVP_EncodeBlock((unsigned char *)line + sizeof("Authorization: Basic ") - 1,
-	    pair, (int)n);
+	EVP_EncodeBlock(
+	    (unsigned char *)line + sizeof("Authorization: Basic ") - 1, pair,
+	    (int)n);
 	if ((l = curl_slist_append(*hdrs, line)) == NULL)
 		goto out;
 	*hdrs = l;
@@ -349,8 +378,8 @@ oauth_introspect(const struct config *cfg, const char *token,
 #endif
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
-	    (long)cfg->cloudship.oauth.timeout * 1000L);
+	curl_easy_setopt(
+	    c, CURLOPT_TIMEOUT_MS, (long)cfg->cloudship.oauth.timeout * 1000L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
 	    (long)cfg->cloudship.oauth.timeout * 1000L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
@@ -448,7 +477,8 @@ oauth_has_word(const char *list, const char *word)
 	const char *p = list;
 
 	while ((p = strstr(p, word)) != NULL) {
-		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
 			return true;
 		p += n;
 	}
@@ -495,7 +525,8 @@ oauth_check(const struct config *cfg, const char *station_org,
     struct json_object *o, struct principal *out)
 {
 	const char *sub = oauth_str(o, "sub"), *org = oauth_str(o, "org_id");
-	const char *scope = oauth_str(o, "scope"), *email = oauth_str(o, "email");
+	const char *scope = oauth_str(o, "scope"),
+	           *email = oauth_str(o, "email");
 	const struct strlist *need = &cfg->cloudship.oauth.scopes;
 	double exp;
 	size_t i;
@@ -559,8 +590,8 @@ oauth_parse_roles(const char *text, struct principal *out)
 			goto out;
 		r = &out->roles[out->nroles++];
 		if (!oauth_copy(r->environment, sizeof(r->environment), env) ||
-		    !oauth_copy(r->role, sizeof(r->role),
-		        json_object_get_string(val)))
+		    !oauth_copy(
+		        r->role, sizeof(r->role), json_object_get_string(val)))
 			goto out;
 	}
 	ok = true;
@@ -588,9 +619,9 @@ oauth_cache_put(struct db *db, const char *hex, bool active,
 	snprintf(s, sizeof(s), "%d", secs);
 	v[0] = hex;
 	v[1] = active ? "true" : "false";
-	v[2] = claims != NULL ? json_object_to_json_string_ext(
-	                            claims, JSON_C_TO_STRING_PLAIN)
-	                      : NULL;
+	v[2] = claims != NULL
+	    ? json_object_to_json_string_ext(claims, JSON_C_TO_STRING_PLAIN)
+	    : NULL;
 	v[3] = user_id > 0 ? uid : NULL;
 	v[4] = s;
 	v[5] = NULL;
@@ -650,8 +681,8 @@ oauth_user(struct db *db, const struct config *cfg, struct json_object *o,
 			break;
 	}
 	if (res == NULL || PQntuples(res) < 1) {
-		log_error("oauth: no user for subject %.6s...: name taken",
-		    sub);
+		log_error(
+		    "oauth: no user for subject %.6s...: name taken", sub);
 		rc = ERR_DB;
 		goto out;
 	}
@@ -662,8 +693,8 @@ oauth_user(struct db *db, const struct config *cfg, struct json_object *o,
 		    name, *user_id, cfg->auth.default_role);
 		det = json_object_new_object();
 		if (det != NULL) {
-			json_object_object_add(
-			    det, "auth_source", json_object_new_string("oauth"));
+			json_object_object_add(det, "auth_source",
+			    json_object_new_string("oauth"));
 			json_object_object_add(det, "role",
 			    json_object_new_string(cfg->auth.default_role));
 		}
@@ -674,7 +705,8 @@ oauth_user(struct db *db, const struct config *cfg, struct json_object *o,
 		ev.success = true;
 		ev.details = det;
 		if (audit_append(db, &ev) != OK)
-			log_warn("oauth: audit of user %s creation failed", name);
+			log_warn(
+			    "oauth: audit of user %s creation failed", name);
 	}
 out:
 	json_object_put(det);
@@ -693,8 +725,8 @@ oauth_audit_failure(struct db *db, const char *hex, const char *err)
 	snprintf(id, sizeof(id), "%.16s", hex);
 	if (d != NULL) {
 		json_object_object_add(d, "error", json_object_new_string(err));
-		json_object_object_add(d, "token_digest_prefix",
-		    json_object_new_string(id));
+		json_object_object_add(
+		    d, "token_digest_prefix", json_object_new_string(id));
 	}
 	ev.action = "oauth.introspect";
 	ev.resource = "introspection";
@@ -748,6 +780,51 @@ oauth_fill_user(const PGresult *res, struct principal *out)
 	return NULL;
 }
 
+/* Poll interval while another responder introspects the same token. */
+#define OAUTH_WAIT_MS 50
+
+static void
+oauth_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Claims the introspection of a token (oauth_sql_claim). True when it is
+ * ours, or when the claim could not be made at all (a database error: then
+ * introspect anyway, the placeholder is an optimisation).
+ */
+static bool
+oauth_claim(struct db *db, const struct config *cfg, const char *hex)
+{
+	char secs[16];
+	const char *v[2];
+	PGresult *res = NULL;
+	bool ours;
+
+	snprintf(secs, sizeof(secs), "%d", cfg->cloudship.oauth.timeout + 1);
+	v[0] = hex;
+	v[1] = secs;
+	if (db_exec(db, "oauth_claim", 2, v, &res) != OK)
+		return true;
+	ours = PQntuples(res) == 1;
+	PQclear(res);
+	return ours;
+}
+
+/* Drops our placeholder if no answer replaced it (best effort). */
+static void
+oauth_release(struct db *db, const char *hex)
+{
+	const char *v[1] = { hex };
+
+	if (db_exec(db, "oauth_release", 1, v, NULL) != OK)
+		log_warn("oauth: dropping an introspection claim failed");
+}
+
 berr
 oauth_resolve(struct db *db, const struct config *cfg, const char *token,
     const char *address, struct principal *out, const char **why)
@@ -758,10 +835,11 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 	struct json_object *o = NULL, *a = NULL;
 	const char *v, *reason = NULL;
 	PGresult *res = NULL;
-	bool hit = false;
+	bool hit = false, pending = false, claimed = false;
 	long long uid = 0;
 	double exp;
-	int secs;
+	int secs, waited;
+	int wait_max = (cfg->cloudship.oauth.timeout + 1) * 1000;
 	size_t i;
 	berr rc = OK;
 
@@ -775,17 +853,33 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	out->method = AUTH_OAUTH;
 	memcpy(out->token_id, hex, sizeof(hex));
-	if ((rc = oauth_lookup(db, cfg, hex, address, &res)) != OK)
-		goto out;
-	if ((v = oauth_col(res, "locked_for")) != NULL) {
-		if (parse_int(v, 1, INT_MAX, &out->retry_after) != OK)
-			out->retry_after = 1;
-		reason = "locked";
-		goto out;
+	/* The cache; on a miss, claim the introspection or wait for the
+	 * responder that did (bounded by the introspection timeout). */
+	for (waited = 0;; waited += OAUTH_WAIT_MS) {
+		PQclear(res);
+		if ((rc = oauth_lookup(db, cfg, hex, address, &res)) != OK)
+			goto out;
+		if ((v = oauth_col(res, "locked_for")) != NULL) {
+			if (parse_int(v, 1, INT_MAX, &out->retry_after) != OK)
+				out->retry_after = 1;
+			reason = "locked";
+			goto out;
+		}
+		hit = (v = oauth_col(res, "hit")) != NULL && *v == 't';
+		pending = (v = oauth_col(res, "pending")) != NULL && *v == 't';
+		if (hit && !pending)
+			break;
+		if (!hit && oauth_claim(db, cfg, hex))
+			break; /* ours: introspect */
+		if (waited >= wait_max) {
+			hit = false; /* the other responder is stuck: ask */
+			break;
+		}
+		oauth_sleep_ms(OAUTH_WAIT_MS);
 	}
+	claimed = !hit;
 	if ((v = oauth_col(res, "station_org")) != NULL)
 		snprintf(station, sizeof(station), "%s", v);
-	hit = (v = oauth_col(res, "hit")) != NULL && *v == 't';
 	if (hit) {
 		/* A cached answer: no introspection, the checks again (the
 		 * config may have changed since). */
@@ -831,7 +925,8 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 			if (strcmp(reason, "no_org") != 0)
 				oauth_cache_put(db, hex,
 				    strcmp(reason, "expired") != 0,
-				    strcmp(reason, "expired") != 0 ? o : NULL, 0,
+				    strcmp(reason, "expired") != 0 ? o : NULL,
+				    0,
 				    cfg->cloudship.oauth.negative_cache_seconds);
 			goto out;
 		}
@@ -849,8 +944,8 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 	if (oauth_col(res, "user_id") == NULL) {
 		/* Not cached (a write failed, or exp is now): read it alone. */
 		out->user_id = uid;
-		snprintf(out->username, sizeof(out->username), "oauth:%lld",
-		    uid);
+		snprintf(
+		    out->username, sizeof(out->username), "oauth:%lld", uid);
 		log_warn("oauth: token %s accepted without its roles (cache "
 		         "write lost); refused",
 		    shown);
@@ -895,6 +990,8 @@ out:
 	} else if (rc != ERR_IO) {
 		*why = "authentication is unavailable";
 	}
+	if (claimed)
+		oauth_release(db, hex);
 	json_object_put(o);
 	PQclear(res);
 	return rc;

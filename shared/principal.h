@@ -60,9 +60,10 @@ struct principal {
 	 * and the audit log, never for the client: "missing", "scheme",
 	 * "too_big", "malformed", "unknown", "revoked", "expired",
 	 * "disabled", "limits", "locked"; OAuth (oauth.h) adds "inactive",
-	 * "audience", "org", "scope" (answered 403 insufficient_scope). For a known key (revoked, expired, disabled)
-	 * user_id, username, method and token_id are also set, so the refusal
-	 * can be audited against its owner. "" after a success.
+	 * "audience", "org", "scope" (answered 403 insufficient_scope). For
+	 * a known key (revoked, expired, disabled) user_id, username, method
+	 * and token_id are also set, so the refusal can be audited against
+	 * its owner. "" after a success.
 	 */
 	char reason[16];
 	/* reason "locked": seconds until the client address may try again. */
