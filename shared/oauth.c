@@ -837,8 +837,7 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 	PGresult *res = NULL;
 	bool hit = false, pending = false, claimed = false;
 	long long uid = 0;
-	double exp;
-	int secs, waited;
+	int waited;
 	int wait_max = (cfg->cloudship.oauth.timeout + 1) * 1000;
 	size_t i;
 	berr rc = OK;
@@ -933,23 +932,17 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 	}
 	if ((rc = oauth_user(db, cfg, o, address, &uid)) != OK)
 		goto out;
-	secs = cfg->cloudship.oauth.cache_seconds;
-	if (oauth_exp(o, &exp) && exp - (double)time(NULL) < (double)secs)
-		secs = (int)(exp - (double)time(NULL));
-	oauth_cache_put(db, hex, true, o, uid, secs);
+	/* The database caps the entry at the token's exp (oauth_sql_put). */
+	oauth_cache_put(
+	    db, hex, true, o, uid, cfg->cloudship.oauth.cache_seconds);
 	PQclear(res);
 	res = NULL;
 	if ((rc = oauth_lookup(db, cfg, hex, address, &res)) != OK)
 		goto out;
 	if (oauth_col(res, "user_id") == NULL) {
-		/* Not cached (a write failed, or exp is now): read it alone. */
-		out->user_id = uid;
-		snprintf(
-		    out->username, sizeof(out->username), "oauth:%lld", uid);
-		log_warn("oauth: token %s accepted without its roles (cache "
-		         "write lost); refused",
-		    shown);
-		reason = "limits";
+		/* Expired since it was introspected, or the cache write was
+		 * lost (logged): without the row there are no roles. */
+		reason = "expired";
 		goto out;
 	}
 	reason = oauth_fill_user(res, out);

@@ -9,7 +9,7 @@
 // revocation. Clients:
 //   berth        confidential (client_secret_basic): Berth's introspection
 //   mcp-client   public (PKCE): the MCP client; access tokens live 600 s
-//   short-client public (PKCE): access tokens live 2 s (the expiry tests)
+//   short-client public (PKCE): access tokens live 4 s (the expiry tests)
 // Resources: the Berth /mcp URL (--resource) and https://other.example/mcp
 // (a token for another resource), both with scopes "mcp other".
 // Every access token carries org_id (org-test; org-other for logins that
@@ -78,7 +78,7 @@ const provider = new Provider(issuer, {
 					scope: 'mcp other',
 					audience: indicator,
 					accessTokenFormat: 'opaque',
-					accessTokenTTL: client.clientId === 'short-client' ? 2 : 600,
+					accessTokenTTL: client.clientId === 'short-client' ? 4 : 600,
 				};
 			},
 		},
