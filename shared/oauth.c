@@ -641,7 +641,7 @@ oauth_cache_put(struct db *db, const char *hex, bool active,
  */
 static berr
 oauth_user(struct db *db, const struct config *cfg, struct json_object *o,
-    const char *address, long long *user_id)
+    long long *user_id)
 {
 	const char *sub = oauth_str(o, "sub"), *email = oauth_str(o, "email");
 	const char *org = oauth_str(o, "org_id"), *v[5];
@@ -655,7 +655,6 @@ oauth_user(struct db *db, const struct config *cfg, struct json_object *o,
 	size_t i;
 	berr rc = OK;
 
-	(void)address;
 	*user_id = 0;
 	plain = strlen(sub) <= 94 && strpbrk(sub, " \t\r\n\v\f") == NULL;
 	for (i = 0; sub[i] != '\0' && plain; i++)
@@ -930,7 +929,7 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 			goto out;
 		}
 	}
-	if ((rc = oauth_user(db, cfg, o, address, &uid)) != OK)
+	if ((rc = oauth_user(db, cfg, o, &uid)) != OK)
 		goto out;
 	/* The database caps the entry at the token's exp (oauth_sql_put). */
 	oauth_cache_put(

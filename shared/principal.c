@@ -321,7 +321,8 @@ principal_resolve(struct db *db, const struct config *cfg,
 	 * issue 6: OAuth access tokens (token_cache, then introspection,
 	 *          AUTH_OAUTH).
 	 */
-	if (oauth_active(cfg))
+	if (oauth_active(cfg) &&
+	    strncmp(token, APIKEY_PREFIX, strlen(APIKEY_PREFIX)) != 0)
 		return oauth_resolve(db, cfg, token, address, out, why);
 
 	log_info("auth: malformed bearer token %s refused",

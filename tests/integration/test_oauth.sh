@@ -268,6 +268,7 @@ refused() {
 c0=$(as_count)
 refused "malformed token (blank inside)" 401 "Bearer not a token"
 refused "malformed token (quote)" 401 'Bearer abc"def'
+refused "malformed sk- key (never sent to introspection)" 401 "Bearer sk-tooshort"
 mcp "another scheme (Basic)" 401 -H "Authorization: Basic YWxpY2U6cHc="
 assert_eq "$(header_of "$T/h" WWW-Authenticate)" "Bearer resource_metadata=\"$META\", scope=\"mcp\"" "Basic: WWW-Authenticate"
 pass "another scheme (Basic) -> 401, no error= (no bearer token presented)"
@@ -276,7 +277,7 @@ pass "Bearer without a token -> 401 $(one_line "$HTTP_BODY")"
 big=$(head -c 5000 /dev/zero | tr '\0' 'A')
 refused "oversized token (5000 bytes)" 401 "Bearer $big"
 assert_eq "$(as_count)" "$c0" "introspections after malformed and oversized tokens"
-pass "malformed, foreign-scheme and oversized tokens cost no introspection (count stays $c0)"
+pass "malformed tokens and sk- keys, foreign schemes and oversized tokens cost no introspection (count stays $c0)"
 
 # --- sk- keys beside OAuth -------------------------------------------------------------------
 
