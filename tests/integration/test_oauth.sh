@@ -122,9 +122,15 @@ RESOURCE=$BERTH_URL/mcp
 # The MCP client's redirect URI: never contacted, the interaction stops at
 # the redirect and reads the code from it.
 REDIRECT=http://127.0.0.1:9/callback
-SECRET=berth-introspection-secret-$RANDOM$RANDOM
+# Characters that RFC 6749 2.3.1 wants form-urlencoded inside Basic.
+SECRET="s3cret:with/+ and%-$RANDOM$RANDOM"
 
 start_as() {
+	# A fresh log for each run (the counts below read it), the old one kept.
+	if [[ -f $T/as.log ]]; then
+		cat "$T/as.log" >>"$T/as-before.log"
+		: >"$T/as.log"
+	fi
 	(cd "$AS_DIR" && exec node as.mjs --port "$AS_PORT" --resource "$RESOURCE" \
 		--redirect "$REDIRECT" --secret "$SECRET") >>"$T/as.log" 2>&1 &
 	AS_PID=$!
@@ -174,8 +180,10 @@ restart_fcgi() {
 }
 
 cp "$BERTH_CONFIG" "$T/config.base.yaml"
-# write_config INTROSPECT_URL: the stack's config plus OAuth.
+# write_config INTROSPECT_URL [CLIENT_ID [SECRET]]: the stack's config plus
+# OAuth (client berth with its secret unless told otherwise).
 write_config() {
+	local client=${2:-berth} secret=${3-$SECRET}
 	{
 		cat "$T/config.base.yaml"
 		cat <<EOF
@@ -185,8 +193,8 @@ cloudship:
   org_id: org-test
   oauth:
     enabled: true
-    client_id: berth
-    client_secret: "$SECRET"
+    client_id: $client
+    client_secret: "$secret"
     introspect_url: "$1"
     scopes: [mcp]
     timeout: 2
@@ -457,11 +465,21 @@ http_get "$BERTH_URL/healthz"
 assert_eq "$HTTP_STATUS" 200 "healthz after the broken introspection endpoint"
 pass "berth-fcgi still answers after every broken introspection answer"
 
+# --- a public client: the client_id parameter instead of Basic ----------------------------
+
+write_config "$ISSUER/token/introspection" mcp-client ""
+restart_fcgi
+start_as
+c0=$(as_count)
+TOK_PUB=$(token --login heidi)
+mcp "introspection as a public client (client_id parameter)" 200 -H "Authorization: Bearer $TOK_PUB"
+assert_eq "$(grep -c 'auth=none' "$T/as.log")" "$(($(as_count) - c0))" "introspections made without Basic"
+pass "no client_secret: introspection sends client_id as a parameter (no Basic header), oidc-provider accepts it -> 200"
+
 # --- the official MCP SDK clients with their OAuth support -----------------------------------
 
 write_config "$ISSUER/token/introspection"
 restart_fcgi
-start_as
 for v in v1 v2; do
 	rc=0
 	out=$(cd "$AS_DIR" && timeout 90 node oauth-client.mjs --sdk "$v" --url "$RESOURCE" \
