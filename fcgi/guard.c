@@ -20,6 +20,7 @@
 #include "authfail.h"
 #include "config.h"
 #include "log.h"
+#include "oauth.h"
 
 /* Seconds a client is asked to wait when the database is unreachable. */
 #define GUARD_DB_RETRY_AFTER 5
@@ -29,7 +30,8 @@ guard_init(struct worker_ctx *ctx)
 {
 	berr rc;
 
-	if ((rc = principal_prepare(ctx->db)) != OK)
+	if ((rc = principal_prepare(ctx->db)) != OK ||
+	    (rc = oauth_prepare(ctx->db)) != OK)
 		return rc;
 	return authfail_prepare(ctx->db);
 }
@@ -120,6 +122,51 @@ guard_reply_down(struct request *req)
 	    "the database is unreachable; try again shortly", hdr);
 }
 
+/*
+ * The WWW-Authenticate line of a 401 (status 401) or 403 into buf. With
+ * OAuth on (oauth.h), RFC 9728 section 5.1: resource_metadata points the
+ * client at the metadata of /mcp, scope names what a token needs;
+ * error="invalid_token" only when a token was presented (RFC 6750 3.1),
+ * error="insufficient_scope" for a 403.
+ */
+static void
+guard_www_authenticate(const struct worker_ctx *ctx, int status, bool presented,
+    char *buf, size_t size)
+{
+	char meta[1024], scope[512];
+	const char *err = status == 403 ? ", error=\"insufficient_scope\""
+	    : presented                 ? ", error=\"invalid_token\""
+	                                : "";
+	int n;
+
+	if (!oauth_active(ctx->cfg) ||
+	    oauth_metadata_url(ctx->cfg, meta, sizeof(meta)) != OK ||
+	    oauth_scope_string(ctx->cfg, scope, sizeof(scope)) != OK) {
+		snprintf(buf, size,
+		    "WWW-Authenticate: Bearer realm=\"berth\"%s\r\n", err);
+		return;
+	}
+	n = snprintf(buf, size,
+	    "WWW-Authenticate: Bearer resource_metadata=\"%s\"%s%s%s%s\r\n",
+	    meta, *scope ? ", scope=\"" : "", scope, *scope ? "\"" : "", err);
+	if (n < 0 || (size_t)n >= size)
+		snprintf(buf, size,
+		    "WWW-Authenticate: Bearer realm=\"berth\"%s\r\n", err);
+}
+
+/* 503 with Retry-After: an OAuth token could not be checked (the
+ * authorization server is down, slow or broken): fail closed. */
+static void
+guard_reply_oauth_down(struct request *req, const char *why)
+{
+	char hdr[64];
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", GUARD_DB_RETRY_AFTER);
+	request_reply_error(req, 503, "service_unavailable",
+	    why != NULL ? why : "the authorization server cannot be reached",
+	    hdr);
+}
+
 berr
 guard_principal(
     struct worker_ctx *ctx, struct request *req, struct principal *p)
@@ -127,6 +174,7 @@ guard_principal(
 	const char *addr = req->remote_addr[0] ? req->remote_addr : NULL;
 	const char *auth = request_param(req, "HTTP_AUTHORIZATION");
 	const char *why = NULL;
+	char www[1536];
 	int retry = 0;
 	berr rc, lrc;
 
@@ -135,6 +183,15 @@ guard_principal(
 		return OK;
 	if (rc != ERR_DENIED && rc != ERR_TOO_BIG)
 		goto fail;
+	if (strcmp(p->reason, "scope") == 0) {
+		/* Authenticated, not enough: 403, not a guess to count. */
+		log_info("auth: request %s: token of %s lacks a scope",
+		    req->request_id, p->username);
+		guard_audit(ctx, req, "auth_failed", p, p->reason, 0);
+		guard_www_authenticate(ctx, 403, true, www, sizeof(www));
+		request_reply_error(req, 403, "insufficient_scope", why, www);
+		return ERR_DENIED;
+	}
 	if (strcmp(p->reason, "locked") == 0) {
 		retry = p->retry_after;
 		log_info("auth: %s locked (%d s left); request %s refused",
@@ -164,14 +221,14 @@ guard_principal(
 		guard_reply_locked(req, retry);
 		return ERR_DENIED;
 	}
-	request_reply_error(req, 401, "unauthorized", why,
-	    principal_has_bearer(auth)
-	        ? "WWW-Authenticate: Bearer realm=\"berth\", "
-	          "error=\"invalid_token\"\r\n"
-	        : "WWW-Authenticate: Bearer realm=\"berth\"\r\n");
+	guard_www_authenticate(
+	    ctx, 401, principal_has_bearer(auth), www, sizeof(www));
+	request_reply_error(req, 401, "unauthorized", why, www);
 	return rc;
 fail:
-	if (rc == ERR_DB_DOWN) {
+	if (rc == ERR_IO) {
+		guard_reply_oauth_down(req, why);
+	} else if (rc == ERR_DB_DOWN) {
 		guard_reply_down(req);
 	} else {
 		log_error("auth: request %s: %s", req->request_id, err_str(rc));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/rand.h>
 
@@ -242,6 +243,7 @@ request_reply(struct request *req, int status, const char *content_type,
     const char *body, size_t len, const char *extra_headers)
 {
 	char head[2048];
+	bool own_cc;
 	int n;
 
 	if (req->replied) {
@@ -251,11 +253,15 @@ request_reply(struct request *req, int status, const char *content_type,
 	}
 	req->replied = true;
 	/* libfcgi's own printf knows no %zu: format here, write once. */
+	/* A handler may send its own Cache-Control as the first extra header
+	 * (public metadata); otherwise nothing is cached. */
+	own_cc = extra_headers != NULL &&
+	    strncasecmp(extra_headers, "Cache-Control:", 14) == 0;
 	n = snprintf(head, sizeof(head),
 	    "Status: %d %s\r\n"
 	    "%s%s%s"
 	    "Content-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n"
+	    "%s"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "X-Request-Id: %s\r\n"
 	    "%s"
@@ -263,7 +269,8 @@ request_reply(struct request *req, int status, const char *content_type,
 	    status, request_status_text(status),
 	    content_type ? "Content-Type: " : "",
 	    content_type ? content_type : "", content_type ? "\r\n" : "", len,
-	    req->request_id, extra_headers ? extra_headers : "");
+	    own_cc ? "" : "Cache-Control: no-store\r\n", req->request_id,
+	    extra_headers ? extra_headers : "");
 	if (n < 0 || (size_t)n >= sizeof(head)) {
 		log_error("bug: response head too long (request %s)",
 		    req->request_id);

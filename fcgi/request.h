@@ -56,7 +56,8 @@ const char *request_param(const struct request *req, const char *name);
 /*
  * Answers with status and body (len bytes, may be 0; content_type NULL
  * sends no Content-Type, for 202/204). extra_headers, when
- * not NULL, is one or more "Name: value\r\n" lines. A second reply is
+ * not NULL, is one or more "Name: value\r\n" lines; when the first is a
+ * Cache-Control line it replaces the default "no-store". A second reply is
  * ignored and logged as a bug.
  */
 void request_reply(struct request *req, int status, const char *content_type,

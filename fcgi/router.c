@@ -9,6 +9,7 @@
 #include "guard.h"
 #include "healthz.h"
 #include "mcp_endpoint.h"
+#include "wellknown.h"
 #include "whoami.h"
 
 struct route {
@@ -23,6 +24,10 @@ static const struct route routes[] = {
 	{ "/auth/whoami", ROUTE_GET, whoami_handle, guard_init },
 	{ "/mcp", ROUTE_POST | ROUTE_GET | ROUTE_DELETE, mcp_endpoint_handle,
 	    mcp_endpoint_init },
+	{ "/.well-known/oauth-protected-resource", ROUTE_GET | ROUTE_HEAD,
+	    wellknown_handle, NULL },
+	{ "/.well-known/oauth-protected-resource/mcp", ROUTE_GET | ROUTE_HEAD,
+	    wellknown_handle, NULL },
 };
 
 static unsigned

@@ -782,6 +782,17 @@ static const struct ckey config_keys[] = {
 	    NULL, 0, check_url),
 	K_LIST("cloudship.oauth.scopes", cloudship.oauth.scopes, "", 0,
 	    check_tokens),
+	/* Berth's own OAuth keys (oauth.h, docs/SECURITY.md). */
+	K_STR("cloudship.oauth.issuer", cloudship.oauth.issuer, "", NULL, 0,
+	    check_base_url),
+	K_BOOL("cloudship.oauth.org_scoping", cloudship.oauth.org_scoping,
+	    "true", 0),
+	K_INT("cloudship.oauth.timeout", cloudship.oauth.timeout, "5", 1, 60,
+	    NULL, 0),
+	K_INT("cloudship.oauth.cache_seconds", cloudship.oauth.cache_seconds,
+	    "300", 1, 300, NULL, 0),
+	K_INT("cloudship.oauth.negative_cache_seconds",
+	    cloudship.oauth.negative_cache_seconds, "30", 0, 300, NULL, 0),
 
 	/* Berth's own. */
 	K_STR("database.url", database.url, "postgresql:///berth",

@@ -46,7 +46,17 @@ struct config_oauth {
 	char *token_url;
 	char *introspect_url;
 	char *redirect_uri;
+	/* Every token must carry all of these; also scopes_supported. */
 	struct strlist scopes;
+	/* Berth (issue 6, oauth.h): the authorization server named in the
+	 * RFC 9728 metadata ("" = cloudship.base_url); whether a token's
+	 * org_id must be the station's; introspection timeout (seconds);
+	 * seconds an accepted and a refused answer are cached. */
+	char *issuer;
+	bool org_scoping;
+	int timeout;
+	int cache_seconds;
+	int negative_cache_seconds;
 };
 
 struct config_cloudship {

@@ -18,6 +18,9 @@
 #define LIMIT_HEADERS_TOTAL_BYTES (32 * 1024)
 /* Longest Authorization header looked at (401 above, before any lookup). */
 #define LIMIT_AUTH_HEADER_BYTES 4096
+/* Largest RFC 7662 introspection answer read (oauth.c); more is refused as
+ * a broken authorization server (503), never parsed. */
+#define LIMIT_INTROSPECT_BYTES (64 * 1024)
 /* Longest request path routed (414 above). */
 #define LIMIT_PATH_BYTES 2048
 /* Deepest JSON nesting accepted in a request body (json-c tokener depth). */

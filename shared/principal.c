@@ -22,6 +22,7 @@
 #include "config.h"
 #include "limit.h"
 #include "log.h"
+#include "oauth.h"
 #include "parse.h"
 
 /* What a client is told; the precise reason goes to the log only, so a
@@ -320,6 +321,9 @@ principal_resolve(struct db *db, const struct config *cfg,
 	 * issue 6: OAuth access tokens (token_cache, then introspection,
 	 *          AUTH_OAUTH).
 	 */
+	if (oauth_active(cfg) &&
+	    strncmp(token, APIKEY_PREFIX, strlen(APIKEY_PREFIX)) != 0)
+		return oauth_resolve(db, cfg, token, address, out, why);
 
 	log_info("auth: malformed bearer token %s refused",
 	    log_secret_prefix(token, shown, sizeof(shown)));

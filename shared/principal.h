@@ -52,15 +52,18 @@ struct principal {
 	char org_id[129]; /* "" when none */
 	enum auth_method method;
 	char token_id[65]; /* api_keys.id, sessions.id, or token digest hex */
+	char scopes[512];  /* OAuth: the token's scopes, space separated */
 	size_t nroles;
 	struct principal_role roles[PRINCIPAL_MAX_ROLES];
 	/*
 	 * After a refusal only: a short code of the precise reason, for logs
 	 * and the audit log, never for the client: "missing", "scheme",
 	 * "too_big", "malformed", "unknown", "revoked", "expired",
-	 * "disabled", "limits", "locked". For a known key (revoked, expired, disabled)
-	 * user_id, username, method and token_id are also set, so the refusal
-	 * can be audited against its owner. "" after a success.
+	 * "disabled", "limits", "locked"; OAuth (oauth.h) adds "inactive",
+	 * "audience", "org", "scope" (answered 403 insufficient_scope). For
+	 * a known key (revoked, expired, disabled) user_id, username, method
+	 * and token_id are also set, so the refusal can be audited against
+	 * its owner. "" after a success.
 	 */
 	char reason[16];
 	/* reason "locked": seconds until the client address may try again. */
@@ -90,6 +93,9 @@ berr principal_prepare(struct db *db) __attribute__((warn_unused_result));
  *                 with a good key costs one round trip in all. Requests
  *                 that never reach the database (no or malformed token)
  *                 learn of the lock from authfail_record() instead.
+ *   ERR_IO        an OAuth token could not be checked: the authorization
+ *                 server is unreachable or answered garbage (answer 503;
+ *                 fail closed, see oauth.h);
  *   ERR_DB_DOWN   the database is unreachable (answer 503);
  *   ERR_DB        the statement failed (a bug or a broken schema: 500).
  * *out is zeroed first; on refusal only out->reason (and, for a known key,
