@@ -26,6 +26,31 @@ struct config;
 struct db;
 struct principal;
 
+/*
+ * How a tool that takes time talks to its caller while it works: the
+ * transport (mcp.c over an SSE response) fills it, a tool only calls
+ * tools_progress(), tools_log() and tools_cancelled(), which do nothing
+ * (or say "not cancelled") when there is no stream. Borrowed.
+ *
+ *   progress   a notifications/progress (when the request had a
+ *              progressToken); total <= 0 means unknown; message may be
+ *              NULL.
+ *   log        a notifications/message at level (an RFC 5424 name MCP
+ *              uses), sent only when the client asked for that level or
+ *              a lower one.
+ *   cancelled  true once the client has gone (its stream broke) or sent
+ *              notifications/cancelled for this request; also where
+ *              keep-alives are written, so a tool that waits must call it
+ *              at least every second or so.
+ */
+struct tool_stream {
+	void *arg;
+	void (*progress)(
+	    void *arg, double progress, double total, const char *message);
+	void (*log)(void *arg, const char *level, const char *message);
+	bool (*cancelled)(void *arg);
+};
+
 /* What a tool handler gets. Borrowed. */
 struct tool_call_ctx {
 	const struct config *cfg;
@@ -34,6 +59,7 @@ struct tool_call_ctx {
 	const char *environment;
 	const char *request_id;
 	const char *client_ip;
+	const struct tool_stream *stream; /* NULL: a plain JSON answer */
 };
 
 /*
@@ -45,6 +71,13 @@ struct tool_call_ctx {
 typedef berr (*tool_fn)(const struct tool_call_ctx *ctx,
     struct json_object *args, struct json_object **result);
 
+/*
+ * Does a call with these (schema-checked or not) arguments possibly take
+ * long (wait for something)? Such calls take a streaming slot and are
+ * answered on an SSE stream when the client accepts one. NULL: never.
+ */
+typedef bool (*tool_waits_fn)(struct json_object *args);
+
 struct tool_def {
 	const char *name;
 	const char *title;
@@ -52,6 +85,7 @@ struct tool_def {
 	const char *input_schema; /* JSON text of a JSON Schema object */
 	enum perm perm;
 	tool_fn fn;
+	tool_waits_fn waits;
 };
 
 /*
@@ -74,6 +108,20 @@ berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
 berr tools_call(const struct tool_call_ctx *ctx, const char *name,
     struct json_object *args, struct json_object **result)
     __attribute__((warn_unused_result));
+
+/*
+ * True when calling tool name with args may take long (tool_waits_fn);
+ * false for unknown tools and quick calls. Never touches the database.
+ */
+bool tools_call_waits(const char *name, struct json_object *args);
+
+/* The streaming calls a tool makes; see struct tool_stream. Safe with
+ * ctx->stream NULL. message is copied by the time they return. */
+void tools_progress(const struct tool_call_ctx *ctx, double progress,
+    double total, const char *message);
+void tools_log(
+    const struct tool_call_ctx *ctx, const char *level, const char *message);
+bool tools_cancelled(const struct tool_call_ctx *ctx);
 
 /*
  * Checks args against a JSON Schema object (the subset Berth's schemas use:
