@@ -280,6 +280,16 @@ server_run(int fd, int workers, int (*worker_fn)(int fd, void *arg), void *arg)
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &old);
 
+	server_shm = mmap(NULL, sizeof(*server_shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (server_shm == MAP_FAILED) {
+		/* Each worker then counts only its own stream: the cap is
+		 * per worker, which still bounds every stream by one. */
+		log_warn("mmap of the shared page failed (%s): the streaming "
+		         "cap is counted per worker",
+		    strerror(errno));
+		server_shm = NULL;
+	}
 	for (i = 0; i < workers; i++) {
 		pids[i] = server_spawn(i, fd, worker_fn, arg);
 		started[i] = time(NULL);

@@ -210,3 +210,163 @@ for front in nginx apache; do
 	note "$front SSE without progressToken: keep-alive ${t_ka}s, result ${t_res}s"
 	still_up "$front stream"
 done
+
+# --- cancellation by closing the stream ---------------------------------------------
+
+failed_calls() {
+	sql "SELECT count(*) FROM audit_log WHERE action = 'tool.call'
+	     AND resource = 'tool:get_run' AND NOT success"
+}
+
+# wait_failed_calls N: waits (up to 10 s) until N get_run calls have been
+# audited as failed; prints how long it took.
+wait_failed_calls() {
+	local want=$1 i
+	for i in $(seq 100); do
+		if (($(failed_calls) >= want)); then
+			echo "$((i * 100))"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
+for front in nginx apache; do
+	run=$(new_run)
+	before=$(failed_calls)
+	probe "$front" "$(call_body 21 "$run" 60 '{"progressToken":7}')" --mode close1
+	assert_contains "$PROBE_OUT" 'event: message' "$front close1: first event"
+	ms=$(wait_failed_calls $((before + 1))) ||
+		fail "$front: closing the stream did not stop get_run within 10 s (wait_seconds 60)"
+	pass "$front: client closed the stream after the first event -> get_run stopped and audited as failed within ~${ms} ms"
+	note "$front cancel by close: tool stopped ${ms} ms after the close (poll granularity 100 ms)"
+	# The slot is free again at once (max_streams = 1).
+	run2=$(new_run)
+	probe "$front" "$(call_body 22 "$run2" 1)"
+	assert_contains "$PROBE_OUT" "status 200" "$front long call after a cancelled one"
+	assert_contains "$PROBE_OUT" '"wait_timed_out":true' "$front long call after a cancelled one: result"
+	pass "$front: the next long call gets the freed slot (200, timed out after 1 s as asked)"
+	sql "UPDATE runs SET status = 'cancelled', finished_at = now() WHERE id IN ($run, $run2)" >/dev/null
+	still_up "$front cancel by close"
+done
+
+# --- notifications/cancelled (2025 era), on another POST ------------------------------
+
+run=$(new_run)
+before=$(failed_calls)
+"$LIB_PY" "$PROBE" "$BERTH_URL/mcp" "$(call_body '"c-31"' "$run" 30)" "${S_HDRS[@]}" >"$STACK_DIR/cancel.out" 2>&1 &
+probe_pid=$!
+sleep 1.5
+req POST "$BERTH_APACHE_URL/mcp" "${S_HDRS[@]/#--header/-H}" \
+	--data '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c-31","reason":"test"}}'
+assert_eq "$STATUS" 202 "notifications/cancelled"
+t0=$(date +%s%N)
+wait "$probe_pid" || fail "the cancelled stream's probe failed: $(one_line "$(cat "$STACK_DIR/cancel.out")")"
+t1=$(date +%s%N)
+PROBE_OUT=$(cat "$STACK_DIR/cancel.out")
+[[ $PROBE_OUT != *'"id":"c-31","result"'* ]] || fail "a response followed the cancellation: $(one_line "$PROBE_OUT")"
+assert_eq "$(sql "SELECT count(*) FROM mcp_cancels WHERE request_id = '\"c-31\"'")" 1 "cancel marker"
+ms=$(wait_failed_calls $((before + 1))) || fail "the cancelled get_run was not audited as failed"
+pass "notifications/cancelled through Apache -> 202; the stream via nginx (another connection) ended $(((t1 - t0) / 1000000)) ms later without a response; marker in mcp_cancels"
+note "cancel by notifications/cancelled: stream ended $(((t1 - t0) / 1000000)) ms after the 202"
+sql "UPDATE runs SET status = 'cancelled', finished_at = now() WHERE id = $run" >/dev/null
+
+# Malformed or unknown cancels: 202 (the specification: ignore them), nothing stored.
+n0=$(sql "SELECT count(*) FROM mcp_cancels")
+for p in '{"requestId":{"x":1}}' '{"requestId":1.5}' '{}' '{"requestId":null}' \
+	'{"requestId":123456789012345678901234}' "{\"requestId\":\"$(printf 'y%.0s' $(seq 300))\"}"; do
+	req POST "$BERTH_URL/mcp" "${S_HDRS[@]/#--header/-H}" \
+		--data '{"jsonrpc":"2.0","method":"notifications/cancelled","params":'"$p"'}'
+	assert_eq "$STATUS" 202 "cancel ${p:0:40}"
+done
+assert_eq "$(sql "SELECT count(*) FROM mcp_cancels")" "$n0" "no marker for malformed cancels"
+req POST "$BERTH_URL/mcp" "${S_HDRS[@]/#--header/-H}" \
+	--data '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":999999}}'
+assert_eq "$STATUS" 202 "cancel of an unknown id"
+for i in $(seq 120); do
+	printf '{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%d}}\n' "$((100000 + i))"
+done >"$STACK_DIR/cancels"
+while IFS= read -r line; do
+	curl -sS -o /dev/null -H "$CT" -H "$AUTH" -H "$ACCEPT_BOTH" -H "Mcp-Session-Id: $SID" --data "$line" "$BERTH_URL/mcp"
+done <"$STACK_DIR/cancels"
+kept=$(sql "SELECT count(*) FROM mcp_cancels WHERE session_id = '$SID'")
+((kept <= 100)) || fail "121 cancels kept $kept markers (cap 100)"
+pass "malformed cancels (object, fraction, missing, null, huge, 300-byte ids) -> 202, nothing stored; unknown id -> 202; 121 cancels keep $kept markers (cap 100)"
+still_up "hostile cancels"
+
+# --- the streaming cap (mcp.max_streams = 1) -------------------------------------------
+
+run=$(new_run)
+"$LIB_PY" "$PROBE" "$BERTH_URL/mcp" "$(call_body 41 "$run" 3)" "${S_HDRS[@]}" >"$STACK_DIR/cap.out" 2>&1 &
+probe_pid=$!
+sleep 1
+req POST "$BERTH_APACHE_URL/mcp" "${S_HDRS[@]/#--header/-H}" --data "$(call_body 42 "$run" 3)"
+[[ $STATUS == 503 ]] || fail "a second long call at the cap -> $STATUS $(one_line "$BODY"); the first: $(one_line "$(cat "$STACK_DIR/cap.out")")"
+assert_eq "$(rpc_code)" -32000 "503 JSON-RPC code"
+assert_contains "$HEADERS" "retry-after:" "503 Retry-After"
+req POST "$BERTH_URL/mcp" "${S_HDRS[@]/#--header/-H}" --data '{"jsonrpc":"2.0","id":43,"method":"tools/list"}'
+assert_eq "$STATUS" 200 "tools/list while the cap is reached"
+wait "$probe_pid" || true
+assert_contains "$(cat "$STACK_DIR/cap.out")" '"id":41,"result"' "the first long call finished"
+pass "at the cap (1): a second long call -> 503 -32000 with Retry-After; tools/list -> 200; the first call finished"
+
+# A client that never reads: its slot comes back when its wait ends.
+"$LIB_PY" "$PROBE" "$BERTH_URL/mcp" "$(call_body 44 "$run" 2 '{"progressToken":"p"}')" "${S_HDRS[@]}" --mode noread --stall 4 >/dev/null 2>&1 &
+probe_pid=$!
+sleep 4.5
+wait "$probe_pid" || true
+probe nginx "$(call_body 45 "$run" 1)"
+assert_contains "$PROBE_OUT" '"id":45,"result"' "long call after a never-reading client"
+pass "a client that never reads holds its slot only for its wait: the next long call is served"
+sql "UPDATE runs SET status = 'cancelled', finished_at = now() WHERE id = $run" >/dev/null
+still_up "the streaming cap"
+
+# --- hostile progress tokens and log levels -------------------------------------------
+
+done_run=$(new_run)
+sql "UPDATE runs SET status = 'succeeded', finished_at = now() WHERE id = $done_run" >/dev/null
+for meta in '{"progressToken":123456789012345678901234}' '{"progressToken":1.5}' '{"progressToken":1e20}' \
+	'{"progressToken":{"a":1}}' '{"progressToken":null}' '{"progressToken":true}' \
+	"{\"progressToken\":\"$(printf 'z%.0s' $(seq 300))\"}" '{"progressToken":9007199254740992}'; do
+	req POST "$BERTH_URL/mcp" "${S_HDRS[@]/#--header/-H}" --data "$(call_body 51 "$done_run" 1 "$meta")"
+	assert_eq "$STATUS" 200 "progressToken ${meta:0:40}"
+	assert_eq "$(rpc_code)" -32602 "progressToken ${meta:0:40}"
+done
+for meta in '{"progressToken":-5}' '{"progressToken":-9007199254740991}' '{"progressToken":""}'; do
+	probe nginx "$(call_body 52 "$done_run" 1 "$meta")"
+	assert_contains "$PROBE_OUT" '"id":52,"result"' "progressToken $meta"
+done
+pass "progress tokens huge, fractional, 1e20, object, null, boolean, 300 bytes, 2^53 -> -32602; -5, -(2^53-1), \"\" -> served"
+still_up "hostile progress tokens"
+
+# --- the official SDK v1 client through Apache -------------------------------------------
+
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+	CLIENT_SRC=$BERTH_SRCDIR/tests/integration/mcp-client
+	CLIENT_DIR=${BERTH_NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/berth}/mcp-client
+	mkdir -p -- "$CLIENT_DIR"
+	for f in package.json package-lock.json client.mjs; do
+		if ! cmp -s -- "$CLIENT_SRC/$f" "$CLIENT_DIR/$f"; then
+			cp -- "$CLIENT_SRC/$f" "$CLIENT_DIR/$f"
+			chmod u+w -- "$CLIENT_DIR/$f"
+		fi
+	done
+	if [[ ! -d $CLIENT_DIR/node_modules ]] ||
+		! cmp -s -- "$CLIENT_DIR/package-lock.json" "$CLIENT_DIR/node_modules/.berth-lock"; then
+		(cd "$CLIENT_DIR" && npm ci --no-audit --no-fund >"$CLIENT_DIR/npm-ci.log" 2>&1) ||
+			fail "npm ci in $CLIENT_DIR failed"
+		cp -- "$CLIENT_DIR/package-lock.json" "$CLIENT_DIR/node_modules/.berth-lock"
+	fi
+	rc=0
+	out=$(cd "$CLIENT_DIR" && timeout 60 node client.mjs --url "$BERTH_APACHE_URL/mcp" --key "$KEY" \
+		connect session list call:station_status close 2>&1) || rc=$?
+	for step in connect session list call:station_status close; do
+		line=$(printf '%s\n' "$out" | grep -E "^(OK|ERR) $step( |\$)" | head -n 1 || true)
+		[[ $line == OK* ]] || fail "SDK client via Apache: ${line:-no line for $step} (exit $rc): $(one_line "$out")"
+		pass "SDK client via Apache: $line"
+	done
+else
+	fail "node and npm are needed for the SDK client through Apache"
+fi
+still_up "the SDK client through Apache"
