@@ -1078,6 +1078,21 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 	rc = tools_call(&t, json_object_get_string(name), args, result);
 	if (slot)
 		ops->release(ops->arg);
+	if (rc == ERR_NOT_FOUND) {
+		/*
+		 * Every era's server/tools page lists "Unknown tools" under
+		 * Protocol Errors, with this very example (-32602, "Unknown
+		 * tool: NAME"). A tool that exists but is forbidden stays an
+		 * isError result with the permission it needs (the issue's
+		 * rule; built-in tool names are public), and so do bad
+		 * arguments: 2025-11-25 and 2026 call input validation a
+		 * Tool Execution Error, and Berth answers older versions the
+		 * same way (README, "Errors").
+		 */
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0, "Unknown tool: %.64s",
+		    json_object_get_string(name));
+		return OK;
+	}
 	return rc;
 }
 

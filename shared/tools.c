@@ -1062,6 +1062,11 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 		snprintf(why, sizeof(why),
 		    "the call could not be recorded in the audit log");
 	}
+	if (t == NULL && arc == OK) {
+		/* Unknown: a protocol error for the caller (tools.h). */
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
 	if (r == NULL && (r = tools_result(why, NULL, true)) == NULL)
 		rc = ERR_NOMEM;
 out:

@@ -100,10 +100,13 @@ berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
     __attribute__((warn_unused_result));
 
 /*
- * Calls tool name with args (a JSON object, may be NULL = {}). Always sets
- * *result to a CallToolResult (isError true for an unknown or forbidden tool,
- * arguments that do not match the schema, or a failing handler) and
- * audits the call. Returns OK, or ERR_NOMEM.
+ * Calls tool name with args (a JSON object, may be NULL = {}) and audits
+ * the call. Returns OK with *result a CallToolResult (isError true for a
+ * forbidden tool, arguments that do not match the schema, a failing
+ * handler, or a call that could not be audited); ERR_NOT_FOUND with
+ * *result NULL for a tool that does not exist (the caller answers the
+ * JSON-RPC error -32602 the specification asks for; the attempt is
+ * audited); or ERR_NOMEM.
  */
 berr tools_call(const struct tool_call_ctx *ctx, const char *name,
     struct json_object *args, struct json_object **result)

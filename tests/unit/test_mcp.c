@@ -1035,12 +1035,15 @@ test_tools_call(void)
 	CU_ASSERT_STRING_EQUAL(
 	    at_str(a.j, "result.content.0.text"), "arguments.run_id: required");
 	ans_free(&a);
-	/* Unknown tool: an isError result. */
+	/* Unknown tool: the protocol error -32602 every era's tools page
+	 * shows ("Unknown tool: NAME"), still audited. */
 	a = call(&r,
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 	    "\"params\":{\"name\":\"no_such_tool\"}}");
 	CU_ASSERT_EQUAL(a.rs.status, 200);
-	CU_ASSERT_TRUE(json_object_get_boolean(at(a.j, "result.isError")));
+	CU_ASSERT_EQUAL(json_object_get_int(at(a.j, "error.code")), -32602);
+	CU_ASSERT_STRING_EQUAL(
+	    at_str(a.j, "error.message"), "Unknown tool: no_such_tool");
 	ans_free(&a);
 	CU_ASSERT_EQUAL(audit_count("tool:no_such_tool", "false"), 1);
 	/* Forbidden: a viewer may not call. */
