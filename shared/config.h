@@ -95,7 +95,8 @@ struct config {
 	struct {
 		/* Long tools/calls (SSE streams) in flight, all workers. */
 		int max_streams;
-		int keepalive_seconds; /* ":" comment on a quiet stream */
+		int keepalive_seconds;     /* ":" comment on a quiet stream */
+		bool conformance_fixtures; /* test-only fixture tools */
 	} mcp;
 	struct {
 		int audit_days;

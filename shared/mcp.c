@@ -1048,7 +1048,7 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 	}
 	if (!mcp_stream_meta(c, params, e))
 		return OK;
-	if (tools_call_waits(json_object_get_string(name), args)) {
+	if (tools_call_waits(c->ctx->cfg, json_object_get_string(name), args)) {
 		if (ops != NULL) {
 			if (!ops->acquire(ops->arg)) {
 				mcp_err_set(e, RPC_SERVER_ERROR, 503,

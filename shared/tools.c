@@ -36,6 +36,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "config.h"
 #include "db.h"
 #include "log.h"
 #include "principal.h"
@@ -55,6 +56,9 @@ static berr tool_list_runs(const struct tool_call_ctx *ctx,
 static berr tool_get_run(const struct tool_call_ctx *ctx,
     struct json_object *args, struct json_object **result);
 static bool tool_get_run_waits(struct json_object *args);
+static berr tool_fixture(const struct tool_call_ctx *ctx,
+    struct json_object *args, struct json_object **result);
+static bool tool_fixture_waits(struct json_object *args);
 
 static const struct tool_def tools_builtin[] = {
 	{ "station_status", "Station status",
@@ -98,6 +102,67 @@ static const struct tool_def tools_builtin[] = {
 };
 
 #define TOOLS_NBUILTIN (sizeof(tools_builtin) / sizeof(tools_builtin[0]))
+
+#define TOOLS_FIXTURE_SCHEMA "{\"type\":\"object\",\"properties\":{}}"
+
+/*
+ * The official conformance suite's fixture tools (fixed names, fixed kinds
+ * of content), listed only when mcp.conformance_fixtures is true: a
+ * test-only configuration (tests/integration/test_conformance.sh), off by
+ * default and never meant for a station. They touch nothing: no database,
+ * no files; progress and logging ones stream through struct tool_stream.
+ */
+static const struct tool_def tools_fixture[] = {
+	{ "test_simple_text", NULL, "Conformance fixture: one text item.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_image_content", NULL, "Conformance fixture: one image item.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_audio_content", NULL, "Conformance fixture: one audio item.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_embedded_resource", NULL,
+	    "Conformance fixture: one embedded resource.", TOOLS_FIXTURE_SCHEMA,
+	    PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_multiple_content_types", NULL,
+	    "Conformance fixture: text, image and resource.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_error_handling", NULL,
+	    "Conformance fixture: always an isError result.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_tool_with_logging", NULL,
+	    "Conformance fixture: three log notifications.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture,
+	    tool_fixture_waits },
+	{ "test_tool_with_progress", NULL,
+	    "Conformance fixture: three progress notifications.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture,
+	    tool_fixture_waits },
+};
+
+#define TOOLS_NFIXTURE (sizeof(tools_fixture) / sizeof(tools_fixture[0]))
+#define TOOLS_NALL     (TOOLS_NBUILTIN + TOOLS_NFIXTURE)
+
+/* The i-th tool of the registry under cfg (fixtures only when enabled),
+ * or NULL past the end. */
+static const struct tool_def *
+tools_at(const struct config *cfg, size_t i)
+{
+	if (i < TOOLS_NBUILTIN)
+		return &tools_builtin[i];
+	if (cfg != NULL && cfg->mcp.conformance_fixtures && i < TOOLS_NALL)
+		return &tools_fixture[i - TOOLS_NBUILTIN];
+	return NULL;
+}
+
+/* The cache slot of t (see tools_schema()), or TOOLS_NALL for none. */
+static size_t
+tools_slot(const struct tool_def *t)
+{
+	if (t >= tools_builtin && t < tools_builtin + TOOLS_NBUILTIN)
+		return (size_t)(t - tools_builtin);
+	if (t >= tools_fixture && t < tools_fixture + TOOLS_NFIXTURE)
+		return TOOLS_NBUILTIN + (size_t)(t - tools_fixture);
+	return TOOLS_NALL;
+}
 
 /* May ctx's principal call t (tools.call + t's permission)? why on refusal. */
 static berr
@@ -212,17 +277,17 @@ tools_cursor_parse(const char *cursor, size_t *offset)
  * takes a reference to the cached object (json_object_get), which costs
  * nothing, and serialising it is all that remains.
  */
-static struct json_object *tools_schemas[TOOLS_NBUILTIN];
-static struct json_object *tools_described[TOOLS_NBUILTIN];
+static struct json_object *tools_schemas[TOOLS_NALL];
+static struct json_object *tools_described[TOOLS_NALL];
 
 /* The parsed schema of t (borrowed), or NULL for a schema that does not
  * parse (a bug, logged) or no memory. */
 static struct json_object *
 tools_schema(const struct tool_def *t)
 {
-	size_t i = (size_t)(t - tools_builtin);
+	size_t i = tools_slot(t);
 
-	if (i >= TOOLS_NBUILTIN)
+	if (i >= TOOLS_NALL)
 		return NULL;
 	if (tools_schemas[i] == NULL &&
 	    (tools_schemas[i] = json_tokener_parse(t->input_schema)) == NULL)
@@ -236,9 +301,9 @@ static struct json_object *
 tools_describe(const struct tool_def *t)
 {
 	struct json_object *o, *schema;
-	size_t i = (size_t)(t - tools_builtin);
+	size_t i = tools_slot(t);
 
-	if (i >= TOOLS_NBUILTIN)
+	if (i >= TOOLS_NALL)
 		return NULL;
 	if (tools_described[i] != NULL)
 		return json_object_get(tools_described[i]);
@@ -262,6 +327,7 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
     struct json_object **tools, char **next_cursor)
 {
 	struct json_object *arr = NULL, *o;
+	const struct tool_def *t;
 	size_t offset = 0, seen = 0, i;
 	berr rc = OK;
 
@@ -275,8 +341,8 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < TOOLS_NBUILTIN; i++) {
-		if (!tools_visible(ctx, &tools_builtin[i]))
+	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++) {
+		if (!tools_visible(ctx, t))
 			continue;
 		if (seen++ < offset)
 			continue;
@@ -288,7 +354,7 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 			}
 			break;
 		}
-		if ((o = tools_describe(&tools_builtin[i])) == NULL) {
+		if ((o = tools_describe(t)) == NULL) {
 			rc = ERR_INTERNAL;
 			goto out;
 		}
@@ -425,6 +491,7 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 {
 	const char *vals[1] = { ctx->environment };
 	struct json_object *st = NULL, *link = NULL, *c;
+	const struct tool_def *t;
 	size_t i, ntools = 0;
 	bool up;
 	berr rc;
@@ -450,8 +517,8 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 		    link, "connected", json_object_new_boolean(false));
 	json_object_object_add(link, "state",
 	    json_object_new_string(up ? "connected" : "not connected"));
-	for (i = 0; i < TOOLS_NBUILTIN; i++)
-		if (tools_visible(ctx, &tools_builtin[i]))
+	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++)
+		if (tools_visible(ctx, t))
 			ntools++;
 	json_object_object_add(
 	    st, "tools", json_object_new_int64((int64_t)ntools));
@@ -653,6 +720,117 @@ tool_get_run(const struct tool_call_ctx *ctx, struct json_object *args,
 		    json_object_new_int64((int64_t)(tools_now_ms() - t0)));
 	}
 	return tools_ok(run, result);
+}
+
+/* ---------------------------------------------------------------------
+ * Conformance fixtures (tools_fixture[]; test-only).
+ */
+
+/* A 1x1 transparent PNG and a WAV header with no samples. */
+static const char tools_fixture_png[] =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
+    "60e6kgAAAABJRU5ErkJggg==";
+static const char tools_fixture_wav[] =
+    "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=";
+
+static bool
+tool_fixture_waits(struct json_object *args)
+{
+	(void)args;
+	return true; /* streams its notifications */
+}
+
+/* {"type": type, <k1>: v1, <k2>: v2} with string values. */
+static struct json_object *
+tools_item(const char *type, const char *k1, const char *v1, const char *k2,
+    const char *v2)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, k1, json_object_new_string(v1));
+	if (k2 != NULL)
+		json_object_object_add(o, k2, json_object_new_string(v2));
+	return o;
+}
+
+static struct json_object *
+tools_fixture_resource(void)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *r = tools_item("resource", "uri",
+	    "test://embedded-resource", "mimeType", "text/plain");
+
+	if (o == NULL || r == NULL) {
+		json_object_put(o);
+		json_object_put(r);
+		return NULL;
+	}
+	json_object_object_del(r, "type");
+	json_object_object_add(r, "text",
+	    json_object_new_string("This is an embedded resource content."));
+	json_object_object_add(o, "type", json_object_new_string("resource"));
+	json_object_object_add(o, "resource", r);
+	return o;
+}
+
+static berr
+tool_fixture(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	struct json_object *r, *content;
+	const char *name = ctx->tool_name != NULL ? ctx->tool_name : "";
+	bool is_error = false;
+	int i;
+
+	(void)args;
+	if ((r = json_object_new_object()) == NULL ||
+	    (content = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		return ERR_NOMEM;
+	}
+	json_object_object_add(r, "content", content);
+	if (!strcmp(name, "test_image_content") ||
+	    !strcmp(name, "test_multiple_content_types"))
+		json_object_array_add(content,
+		    tools_item("image", "data", tools_fixture_png, "mimeType",
+		        "image/png"));
+	if (!strcmp(name, "test_audio_content"))
+		json_object_array_add(content,
+		    tools_item("audio", "data", tools_fixture_wav, "mimeType",
+		        "audio/wav"));
+	if (!strcmp(name, "test_embedded_resource") ||
+	    !strcmp(name, "test_multiple_content_types"))
+		json_object_array_add(content, tools_fixture_resource());
+	if (!strcmp(name, "test_tool_with_logging"))
+		for (i = 1; i <= 3; i++) {
+			char msg[48];
+
+			snprintf(msg, sizeof(msg), "fixture log message %d", i);
+			tools_log(ctx, "info", msg);
+		}
+	if (!strcmp(name, "test_tool_with_progress"))
+		for (i = 1; i <= 3; i++)
+			tools_progress(ctx, (double)i, 3.0, NULL);
+	if (!strcmp(name, "test_error_handling")) {
+		is_error = true;
+		json_object_array_add(content,
+		    tools_item("text", "text",
+		        "This tool intentionally returns an error for testing",
+		        NULL, NULL));
+	} else if (strcmp(name, "test_image_content") != 0 &&
+	    strcmp(name, "test_audio_content") != 0 &&
+	    strcmp(name, "test_embedded_resource") != 0) {
+		json_object_array_add(content,
+		    tools_item("text", "text",
+		        "This is a simple text response for testing.", NULL,
+		        NULL));
+	}
+	json_object_object_add(r, "isError", json_object_new_boolean(is_error));
+	*result = r;
+	return OK;
 }
 
 /* ---------------------------------------------------------------------
@@ -924,20 +1102,33 @@ tools_check_args(
  */
 
 static const struct tool_def *
-tools_find(const char *name)
+tools_find(const struct config *cfg, const char *name)
 {
+	const struct tool_def *t;
 	size_t i;
 
-	for (i = 0; i < TOOLS_NBUILTIN; i++)
-		if (strcmp(tools_builtin[i].name, name) == 0)
-			return &tools_builtin[i];
+	for (i = 0; (t = tools_at(cfg, i)) != NULL; i++)
+		if (strcmp(t->name, name) == 0)
+			return t;
 	return NULL;
 }
 
-bool
-tools_call_waits(const char *name, struct json_object *args)
+/* Runs t's handler with ctx naming t (struct tool_call_ctx tool_name). */
+static berr
+tools_run(const struct tool_call_ctx *ctx, const struct tool_def *t,
+    struct json_object *args, struct json_object **r)
 {
-	const struct tool_def *t = name != NULL ? tools_find(name) : NULL;
+	struct tool_call_ctx c = *ctx;
+
+	c.tool_name = t->name;
+	return t->fn(&c, args, r);
+}
+
+bool
+tools_call_waits(
+    const struct config *cfg, const char *name, struct json_object *args)
+{
+	const struct tool_def *t = name != NULL ? tools_find(cfg, name) : NULL;
 
 	return t != NULL && t->waits != NULL && t->waits(args);
 }
@@ -1016,7 +1207,7 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 	berr rc = OK, arc;
 
 	*result = NULL;
-	if ((t = tools_find(name)) == NULL) {
+	if ((t = tools_find(ctx->cfg, name)) == NULL) {
 		snprintf(why, sizeof(why), "unknown tool: %.*s",
 		    TOOLS_NAME_ECHO, name);
 		error = "unknown tool";
@@ -1036,7 +1227,7 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 			goto out;
 		rc = OK;
 		error = "invalid arguments";
-	} else if ((rc = t->fn(ctx, args, &r)) != OK) {
+	} else if ((rc = tools_run(ctx, t, args, &r)) != OK) {
 		if (rc == ERR_NOMEM)
 			goto out;
 		/* What the client may learn: the kind, never the detail. */

@@ -60,6 +60,7 @@ struct tool_call_ctx {
 	const char *request_id;
 	const char *client_ip;
 	const struct tool_stream *stream; /* NULL: a plain JSON answer */
+	const char *tool_name; /* set by tools_call() for the handler */
 };
 
 /*
@@ -113,10 +114,12 @@ berr tools_call(const struct tool_call_ctx *ctx, const char *name,
     __attribute__((warn_unused_result));
 
 /*
- * True when calling tool name with args may take long (tool_waits_fn);
- * false for unknown tools and quick calls. Never touches the database.
+ * True when calling tool name (as cfg's registry has it) with args may
+ * take long or streams (tool_waits_fn); false for unknown tools and quick
+ * calls. Never touches the database.
  */
-bool tools_call_waits(const char *name, struct json_object *args);
+bool tools_call_waits(
+    const struct config *cfg, const char *name, struct json_object *args);
 
 /* The streaming calls a tool makes; see struct tool_stream. Safe with
  * ctx->stream NULL. message is copied by the time they return. */

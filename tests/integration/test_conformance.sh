@@ -5,8 +5,9 @@
 # against Berth's /mcp through nginx, under Node 22 from the npm package
 # node@22 (the machine's own node may be older; the suite needs 22).
 #
-# The suite sends no credentials, and /mcp has no anonymous access, so the
-# fixture is a second nginx in front of the stack's berth-fcgi that adds an
+# The fixture configuration is the stack's plus mcp.conformance_fixtures
+# (the suite's fixture tools, test-only). The suite sends no credentials,
+# and /mcp has no anonymous access, so the fixture front end is a second nginx in front of the stack's berth-fcgi that adds an
 # API key of a test user to every request (fastcgi_param HTTP_AUTHORIZATION)
 # and presents the stack's public Host: a test-only front end, never a
 # deployment's configuration (tests/fixtures/conformance/README).
@@ -58,6 +59,8 @@ SUITE=$CACHE/node_modules/@modelcontextprotocol/conformance/dist/index.js
 [[ -f $SUITE ]] || fail "no conformance suite at $SUITE"
 pass "conformance suite $CONFORMANCE_VERSION under node $("$NODE22" --version) in $CACHE"
 
+# The fixture configuration: the suite's fixture tools (test_simple_text, ...).
+export BERTH_STACK_CONFIG_EXTRA=$'mcp:\n  conformance_fixtures: true'
 stack_up
 
 "$BERTH_BIN" user create conform --email conform@example.com --role admin >/dev/null ||
