@@ -8,9 +8,8 @@
 # The fixture configuration is the stack's plus mcp.conformance_fixtures
 # (the suite's fixture tools, test-only). The suite sends no credentials,
 # and /mcp has no anonymous access, so the fixture front end is a second nginx in front of the stack's berth-fcgi that adds an
-# API key of a test user to every request (fastcgi_param HTTP_AUTHORIZATION)
-# and presents the stack's public Host: a test-only front end, never a
-# deployment's configuration (tests/fixtures/conformance/README).
+# API key of a test user to every request (fastcgi_param HTTP_AUTHORIZATION):
+# a test-only front end, never a deployment's configuration.
 #
 # Every scenario's result is printed (PASS/NOTE lines) with the pass count
 # as a NOTE. The test fails only on a regression: a scenario listed in
@@ -59,8 +58,17 @@ SUITE=$CACHE/node_modules/@modelcontextprotocol/conformance/dist/index.js
 [[ -f $SUITE ]] || fail "no conformance suite at $SUITE"
 pass "conformance suite $CONFORMANCE_VERSION under node $("$NODE22" --version) in $CACHE"
 
-# The fixture configuration: the suite's fixture tools (test_simple_text, ...).
+# The fixture configuration: the suite's fixture tools (test_simple_text,
+# ...), and the fixture front end's own address as an allowed Host and
+# Origin (the suite checks that 127.0.0.1:PORT is accepted and
+# evil.example.com refused: dns-rebinding-protection).
+FIX_PORT=$("$LIB_PY" -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export BERTH_STACK_CONFIG_EXTRA=$'mcp:\n  conformance_fixtures: true'
+export BERTH_STACK_HTTP_EXTRA="    - \"127.0.0.1:$FIX_PORT\"
+  allowed_origins:
+    - \"http://127.0.0.1:$FIX_PORT\""
 stack_up
 
 "$BERTH_BIN" user create conform --email conform@example.com --role admin >/dev/null ||
@@ -72,9 +80,6 @@ KEY=$("$BERTH_BIN" apikey create conform --name conformance 2>/dev/null) || fail
 
 FIX=$STACK_DIR/conformance
 mkdir -p -- "$FIX/nginx" "$FIX/results"
-FIX_PORT=$("$LIB_PY" -c '
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 HOST_A=${BERTH_URL#http://}
 FIX_PID=$FIX/nginx.pid
 fixture_cleanup() {
@@ -95,14 +100,13 @@ sed -e "s#listen 127.0.0.1:${HOST_A#*:};#listen 127.0.0.1:$FIX_PORT;#" \
 	"$STACK_DIR/nginx/nginx.conf" >"$FIX/nginx.conf"
 grep -q "listen 127.0.0.1:$FIX_PORT" "$FIX/nginx.conf" || fail "could not write $FIX/nginx.conf (listen)"
 # The server-level fastcgi_params live in the included berth-locations.conf:
-# the fixture uses a copy with the key and the stack's Host added there
-# (nginx then passes neither header from the client).
+# the fixture uses a copy with the key added there (nginx then does not pass
+# the client's Authorization; Host and Origin go through unchanged).
 inc=$(sed -n 's#^[[:space:]]*include[[:space:]]*"\{0,1\}\([^";]*berth-locations.conf\)"\{0,1\};#\1#p' "$FIX/nginx.conf" | head -n 1)
 [[ -n $inc && -f $inc ]] || fail "cannot find berth-locations.conf in $FIX/nginx.conf"
 {
 	printf 'fastcgi_param HTTP_AUTHORIZATION "Bearer %s";\n' "$KEY"
-	printf 'fastcgi_param HTTP_HOST "%s";\n' "$HOST_A"
-	grep -v '^fastcgi_param HTTP_HOST ' "$inc"
+	cat -- "$inc"
 } >"$FIX/berth-locations.conf"
 sed -i "s#$inc#$FIX/berth-locations.conf#" "$FIX/nginx.conf"
 grep -q "$FIX/berth-locations.conf" "$FIX/nginx.conf" || fail "could not point the fixture at its locations"
