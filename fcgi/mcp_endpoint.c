@@ -417,6 +417,14 @@ mcp_endpoint_comment(void *arg)
 	return request_stream_write(st->req, ka, sizeof(ka) - 1);
 }
 
+static bool
+mcp_endpoint_gone(void *arg)
+{
+	struct mcp_endpoint_stream *st = arg;
+
+	return request_peer_gone(st->req);
+}
+
 /* Sends rs. A bodyless error gets a JSON-RPC body so clients can read it. */
 static void
 mcp_endpoint_send(struct request *req, const struct mcp_response *rs)
@@ -489,7 +497,7 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 	struct mcp_endpoint_stream st = { req, cfg, false };
 	const struct mcp_stream_ops ops = { &st, mcp_endpoint_acquire,
 		mcp_endpoint_release, mcp_endpoint_open, mcp_endpoint_event,
-		mcp_endpoint_comment };
+		mcp_endpoint_comment, mcp_endpoint_gone };
 	struct principal p;
 	const char *origin;
 	bool post = strcmp(req->method, "POST") == 0;

@@ -959,7 +959,10 @@ mcp_ts_cancelled(void *arg)
 
 	if (c->gone || c->cancelled)
 		return true;
-	if (c->sse && ops != NULL && now - c->last_write_ms >= keepalive) {
+	if (ops != NULL && ops->gone != NULL && ops->gone(ops->arg))
+		c->gone = true;
+	if (c->sse && !c->gone && ops != NULL &&
+	    now - c->last_write_ms >= keepalive) {
 		if (ops->comment(ops->arg) != OK)
 			c->gone = true;
 		c->last_write_ms = now;

@@ -98,6 +98,9 @@ struct mcp_stream_ops {
 	berr (*open)(void *arg);
 	berr (*event)(void *arg, const char *json, size_t len);
 	berr (*comment)(void *arg);
+	/* Has the client gone (connection closed)? Checked while a long call
+	 * waits, also when it answers with JSON. May be NULL. */
+	bool (*gone)(void *arg);
 };
 
 /* What the transport sends back. */

@@ -251,6 +251,17 @@ for front in nginx apache; do
 	still_up "$front cancel by close"
 done
 
+# A long call answered with JSON (Accept: */* names no stream): a client that
+# gives up (curl --max-time) stops it too.
+run=$(new_run)
+before=$(failed_calls)
+curl -sS -o /dev/null --max-time 2 -H "$CT" -H "$AUTH" -H 'Accept: */*' -H "Mcp-Session-Id: $SID" \
+	--data "$(call_body 23 "$run" 60)" "$BERTH_URL/mcp" 2>/dev/null || true
+ms=$(wait_failed_calls $((before + 1))) ||
+	fail "a JSON-mode get_run kept waiting after its client left (wait_seconds 60)"
+pass "nginx: a JSON-mode long call whose client gave up after 2 s stopped within ~${ms} ms"
+sql "UPDATE runs SET status = 'cancelled', finished_at = now() WHERE id = $run" >/dev/null
+
 # --- notifications/cancelled (2025 era), on another POST ------------------------------
 
 run=$(new_run)
