@@ -417,12 +417,17 @@ mcp_endpoint_comment(void *arg)
 	return request_stream_write(st->req, ka, sizeof(ka) - 1);
 }
 
+/*
+ * The client left, or this worker was told to stop (SIGTERM): a long call
+ * ends at once rather than outlive the supervisor's grace period; its
+ * client sees the stream end without an answer and may ask again.
+ */
 static bool
 mcp_endpoint_gone(void *arg)
 {
 	struct mcp_endpoint_stream *st = arg;
 
-	return request_peer_gone(st->req);
+	return server_worker_stopping() || request_peer_gone(st->req);
 }
 
 /* Sends rs. A bodyless error gets a JSON-RPC body so clients can read it. */
