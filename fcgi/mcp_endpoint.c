@@ -55,6 +55,7 @@
 #include "log.h"
 #include "mcp.h"
 #include "mcp_session.h"
+#include "server.h"
 
 /* JSON-RPC codes the transport itself uses. */
 #define MCP_ENDPOINT_SERVER_ERROR (-32000) /* Origin, Host, media type */
@@ -344,6 +345,91 @@ mcp_endpoint_header_safe(const char *s, size_t max)
 	return true;
 }
 
+/*
+ * The SSE side of mcp_stream_ops over one FastCGI request. Each event is
+ * flushed through libfcgi at once; nginx passes it on because /mcp has
+ * fastcgi_buffering off and the answer says X-Accel-Buffering: no, Apache
+ * because of flushpackets=on. A write that fails, or the web server
+ * closing the connection (its client left), is reported as ERR_IO, which
+ * the core takes for cancellation.
+ */
+struct mcp_endpoint_stream {
+	struct request *req;
+	const struct config *cfg;
+	bool open;
+};
+
+static bool
+mcp_endpoint_acquire(void *arg)
+{
+	struct mcp_endpoint_stream *st = arg;
+
+	if (server_stream_acquire(st->cfg->mcp.max_streams))
+		return true;
+	log_warn("mcp: request %s refused: %d long-running requests in "
+	         "progress (mcp.max_streams)",
+	    st->req->request_id, st->cfg->mcp.max_streams);
+	return false;
+}
+
+static void
+mcp_endpoint_release(void *arg)
+{
+	(void)arg;
+	server_stream_release();
+}
+
+static berr
+mcp_endpoint_open(void *arg)
+{
+	struct mcp_endpoint_stream *st = arg;
+
+	st->open = true;
+	return request_stream_open(
+	    st->req, 200, "text/event-stream", "X-Accel-Buffering: no\r\n");
+}
+
+static berr
+mcp_endpoint_event(void *arg, const char *json, size_t len)
+{
+	struct mcp_endpoint_stream *st = arg;
+	static const char head[] = "event: message\ndata: ";
+	berr rc;
+
+	/* json is one line: json-c escapes every control character. */
+	if (request_peer_gone(st->req))
+		return ERR_IO;
+	if ((rc = request_stream_write(st->req, head, sizeof(head) - 1)) !=
+	        OK ||
+	    (rc = request_stream_write(st->req, json, len)) != OK)
+		return rc;
+	return request_stream_write(st->req, "\n\n", 2);
+}
+
+static berr
+mcp_endpoint_comment(void *arg)
+{
+	struct mcp_endpoint_stream *st = arg;
+	static const char ka[] = ": keep-alive\n\n";
+
+	if (request_peer_gone(st->req))
+		return ERR_IO;
+	return request_stream_write(st->req, ka, sizeof(ka) - 1);
+}
+
+/*
+ * The client left, or this worker was told to stop (SIGTERM): a long call
+ * ends at once rather than outlive the supervisor's grace period; its
+ * client sees the stream end without an answer and may ask again.
+ */
+static bool
+mcp_endpoint_gone(void *arg)
+{
+	struct mcp_endpoint_stream *st = arg;
+
+	return server_worker_stopping() || request_peer_gone(st->req);
+}
+
 /* Sends rs. A bodyless error gets a JSON-RPC body so clients can read it. */
 static void
 mcp_endpoint_send(struct request *req, const struct mcp_response *rs)
@@ -412,7 +498,11 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 	struct mcp_response rs = { 0 };
 	struct mcp_request rq = { 0 };
 	struct mcp_store store;
-	struct mcp_ctx mctx;
+	struct mcp_ctx mctx = { 0 };
+	struct mcp_endpoint_stream st = { req, cfg, false };
+	const struct mcp_stream_ops ops = { &st, mcp_endpoint_acquire,
+		mcp_endpoint_release, mcp_endpoint_open, mcp_endpoint_event,
+		mcp_endpoint_comment, mcp_endpoint_gone };
 	struct principal p;
 	const char *origin;
 	bool post = strcmp(req->method, "POST") == 0;
@@ -482,13 +572,18 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 	mctx.store = &store;
 	mctx.environment =
 	    cfg->environments.n > 0 ? cfg->environments.v[0] : "default";
+	mctx.stream = &ops;
+	mctx.keepalive_ms = cfg->mcp.keepalive_seconds * 1000;
 	if (mcp_handle(&mctx, &p, &rq, &rs) != OK) {
+		if (st.open)
+			goto out; /* the stream simply ends */
 		log_error("mcp: request %s: out of memory", req->request_id);
 		mcp_endpoint_reply_rpc_error(
 		    req, 500, MCP_ENDPOINT_INTERNAL, "Internal error");
 		goto out;
 	}
-	mcp_endpoint_send(req, &rs);
+	if (!rs.streamed)
+		mcp_endpoint_send(req, &rs);
 out:
 	mcp_response_free(&rs);
 }

@@ -1,12 +1,16 @@
 /*
  * request.c - see request.h. Caps come from shared/limit.h only.
  */
+/* POLLRDHUP (Linux): the web server closed its end of the connection. */
+#define _GNU_SOURCE 1
+
 #include "request.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <strings.h>
 
@@ -282,6 +286,64 @@ request_reply(struct request *req, int status, const char *content_type,
 	FCGX_PutStr(head, n, req->fcgx->out);
 	if (len > 0 && strcmp(req->method, "HEAD") != 0)
 		FCGX_PutStr(body, (int)len, req->fcgx->out);
+}
+
+berr
+request_stream_open(struct request *req, int status, const char *content_type,
+    const char *extra_headers)
+{
+	char head[2048];
+	int n;
+
+	if (req->replied) {
+		log_error("bug: stream opened after a reply (request %s)",
+		    req->request_id);
+		return ERR_INTERNAL;
+	}
+	req->replied = true;
+	n = snprintf(head, sizeof(head),
+	    "Status: %d %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "X-Request-Id: %s\r\n"
+	    "%s"
+	    "\r\n",
+	    status, request_status_text(status), content_type, req->request_id,
+	    extra_headers ? extra_headers : "");
+	if (n < 0 || (size_t)n >= sizeof(head)) {
+		log_error(
+		    "bug: stream head too long (request %s)", req->request_id);
+		return ERR_INTERNAL;
+	}
+	return request_stream_write(req, head, (size_t)n);
+}
+
+berr
+request_stream_write(struct request *req, const char *data, size_t len)
+{
+	if (len > INT_MAX)
+		return ERR_TOO_BIG;
+	if (FCGX_PutStr(data, (int)len, req->fcgx->out) != (int)len ||
+	    FCGX_FFlush(req->fcgx->out) != 0 ||
+	    FCGX_GetError(req->fcgx->out) != 0)
+		return ERR_IO;
+	return OK;
+}
+
+bool
+request_peer_gone(const struct request *req)
+{
+	struct pollfd pfd;
+
+	if (req->fcgx == NULL || req->fcgx->ipcFd < 0)
+		return true;
+	pfd.fd = req->fcgx->ipcFd;
+	pfd.events = POLLRDHUP;
+	pfd.revents = 0;
+	if (poll(&pfd, 1, 0) < 0)
+		return false;
+	return (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) != 0;
 }
 
 void

@@ -63,6 +63,25 @@ const char *request_param(const struct request *req, const char *name);
 void request_reply(struct request *req, int status, const char *content_type,
     const char *body, size_t len, const char *extra_headers);
 
+/*
+ * Starts a streamed answer (Server-Sent Events): the status line and the
+ * usual headers without Content-Length (the web server frames the body),
+ * flushed at once. The request counts as answered. OK, or ERR_IO when the
+ * connection is gone.
+ */
+berr request_stream_open(struct request *req, int status,
+    const char *content_type, const char *extra_headers)
+    __attribute__((warn_unused_result));
+
+/* Writes len bytes of a streamed answer and flushes them through libfcgi
+ * (FCGX_FFlush). ERR_IO when the web server has closed the connection. */
+berr request_stream_write(struct request *req, const char *data, size_t len)
+    __attribute__((warn_unused_result));
+
+/* True when the web server has closed (or half-closed) the connection of
+ * req: its client went away. Does not block. */
+bool request_peer_gone(const struct request *req);
+
 /* Answers with obj serialised as JSON. Takes no ownership of obj. */
 void request_reply_json(struct request *req, int status,
     struct json_object *obj, const char *extra_headers);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -23,6 +24,22 @@
 
 #define LISTEN_BACKLOG     512
 #define STOP_GRACE_SECONDS 10
+
+/*
+ * The streaming slots (server.h): one page shared by the supervisor and
+ * its workers. active counts the slots taken; holding[i] says whether
+ * worker i holds one, so the supervisor can give back the slot of a worker
+ * that died. Only this worker writes its own holding[] entry while it
+ * lives; the supervisor only after it is gone.
+ */
+struct server_shared {
+	int active;
+	unsigned char holding[LIMIT_WORKERS];
+};
+
+static struct server_shared *server_shm;
+static struct server_shared server_local; /* when there is no shared page */
+static int server_index = -1; /* this worker's index; -1 outside one */
 
 static volatile sig_atomic_t server_stop;
 static volatile sig_atomic_t worker_stop;
@@ -160,15 +177,61 @@ server_worker_stopping(void)
 	return worker_stop;
 }
 
-/* Forks one worker; returns its pid or -1. */
+static struct server_shared *
+server_slots(void)
+{
+	return server_shm != NULL ? server_shm : &server_local;
+}
+
+int
+server_stream_acquire(int max)
+{
+	struct server_shared *sh = server_slots();
+	int i = server_index >= 0 ? server_index : 0;
+
+	if (sh->holding[i])
+		return 0; /* one per worker: a bug if it happens */
+	if (__atomic_add_fetch(&sh->active, 1, __ATOMIC_SEQ_CST) > max) {
+		__atomic_sub_fetch(&sh->active, 1, __ATOMIC_SEQ_CST);
+		return 0;
+	}
+	sh->holding[i] = 1;
+	return 1;
+}
+
+void
+server_stream_release(void)
+{
+	struct server_shared *sh = server_slots();
+	int i = server_index >= 0 ? server_index : 0;
+
+	if (!sh->holding[i])
+		return;
+	sh->holding[i] = 0;
+	__atomic_sub_fetch(&sh->active, 1, __ATOMIC_SEQ_CST);
+}
+
+/* In the supervisor: worker i is gone; give back its slot if it held one. */
+static void
+server_slot_reap(int i)
+{
+	if (server_shm != NULL && server_shm->holding[i]) {
+		server_shm->holding[i] = 0;
+		__atomic_sub_fetch(&server_shm->active, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* Forks worker i; returns its pid or -1. */
 static pid_t
-server_spawn(int fd, int (*worker_fn)(int, void *), void *arg)
+server_spawn(int i, int fd, int (*worker_fn)(int, void *), void *arg)
 {
 	sigset_t none;
-	pid_t pid = fork();
+	pid_t pid;
 
-	if (pid != 0)
+	server_slot_reap(i);
+	if ((pid = fork()) != 0)
 		return pid;
+	server_index = i;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	server_worker_signals();
@@ -217,8 +280,18 @@ server_run(int fd, int workers, int (*worker_fn)(int fd, void *arg), void *arg)
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &old);
 
+	server_shm = mmap(NULL, sizeof(*server_shm), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (server_shm == MAP_FAILED) {
+		/* Each worker then counts only its own stream: the cap is
+		 * per worker, which still bounds every stream by one. */
+		log_warn("mmap of the shared page failed (%s): the streaming "
+		         "cap is counted per worker",
+		    strerror(errno));
+		server_shm = NULL;
+	}
 	for (i = 0; i < workers; i++) {
-		pids[i] = server_spawn(fd, worker_fn, arg);
+		pids[i] = server_spawn(i, fd, worker_fn, arg);
 		started[i] = time(NULL);
 		if (pids[i] < 0)
 			log_error("fork: %s", strerror(errno));
@@ -238,7 +311,7 @@ server_run(int fd, int workers, int (*worker_fn)(int fd, void *arg), void *arg)
 				for (i = 0; i < workers; i++)
 					if (pids[i] <= 0)
 						pids[i] = server_spawn(
-						    fd, worker_fn, arg);
+						    i, fd, worker_fn, arg);
 				continue;
 			}
 			log_error("waitpid: %s", strerror(errno));
@@ -266,7 +339,7 @@ server_run(int fd, int workers, int (*worker_fn)(int fd, void *arg), void *arg)
 		}
 		if (server_stop)
 			break;
-		pids[i] = server_spawn(fd, worker_fn, arg);
+		pids[i] = server_spawn(i, fd, worker_fn, arg);
 		started[i] = time(NULL);
 	}
 

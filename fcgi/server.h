@@ -45,4 +45,16 @@ void server_worker_signals(void);
 void server_worker_busy(int busy);
 int server_worker_stopping(void);
 
+/*
+ * Streaming slots, counted across all workers of one supervisor in a
+ * MAP_SHARED page made before the first fork: server_stream_acquire(max)
+ * takes a slot when fewer than max are taken and returns true, else
+ * false; server_stream_release() gives this worker's slot back. A worker
+ * holds at most one. The supervisor frees the slot of a worker that dies
+ * holding it, so a crash cannot leak the cap away. Outside server_run()
+ * (no shared page) the count is per process.
+ */
+int server_stream_acquire(int max);
+void server_stream_release(void);
+
 #endif

@@ -813,6 +813,12 @@ static const struct ckey config_keys[] = {
 	    60, 604800, NULL, CF_RELOAD),
 	K_INT("sessions.mcp_absolute_timeout", sessions.mcp_absolute_timeout,
 	    "86400", 60, 2592000, NULL, CF_RELOAD),
+	K_INT(
+	    "mcp.max_streams", mcp.max_streams, "2", 1, LIMIT_WORKERS, NULL, 0),
+	K_INT("mcp.keepalive_seconds", mcp.keepalive_seconds, "15", 1, 300,
+	    NULL, CF_RELOAD),
+	K_BOOL(
+	    "mcp.conformance_fixtures", mcp.conformance_fixtures, "false", 0),
 	K_INT("retention.audit_days", retention.audit_days, "365", 1, 36500,
 	    NULL, CF_RELOAD),
 	K_INT("retention.runs_days", retention.runs_days, "90", 1, 36500, NULL,

@@ -106,6 +106,12 @@ struct config {
 		int mcp_absolute_timeout; /* seconds */
 	} sessions;
 	struct {
+		/* Long tools/calls (SSE streams) in flight, all workers. */
+		int max_streams;
+		int keepalive_seconds;     /* ":" comment on a quiet stream */
+		bool conformance_fixtures; /* test-only fixture tools */
+	} mcp;
+	struct {
 		int audit_days;
 		int runs_days;
 	} retention;

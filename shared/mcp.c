@@ -62,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -87,6 +88,7 @@
 #define RPC_INVALID_PARAMS   -32602
 #define RPC_INTERNAL_ERROR   -32603
 /* Implementation-defined range (-32000..-32019); as the official SDKs. */
+#define RPC_SERVER_ERROR        -32000 /* Accept, busy */
 #define RPC_SESSION_NOT_FOUND   -32001
 #define RPC_HEADER_MISMATCH     -32020
 #define RPC_UNSUPPORTED_VERSION -32022
@@ -95,6 +97,16 @@
 #define META_CLIENT_INFO "io.modelcontextprotocol/clientInfo"
 #define META_CLIENT_CAPS "io.modelcontextprotocol/clientCapabilities"
 #define META_SERVER_INFO "io.modelcontextprotocol/serverInfo"
+#define META_LOG_LEVEL   "io.modelcontextprotocol/logLevel"
+
+/* Longest request id (as JSON text) a notifications/cancelled can name;
+ * a request with a longer id cannot be cancelled that way. */
+#define MCP_REQUEST_KEY_MAX 200
+/* Longest string progressToken accepted (it is echoed in every event). */
+#define MCP_PROGRESS_TOKEN_MAX 256
+/* How often a waiting request looks for a cancel marker, milliseconds. */
+#define MCP_CANCEL_CHECK_MS      1000
+#define MCP_KEEPALIVE_DEFAULT_MS 15000
 
 const char *const mcp_versions[] = { "2026-07-28", "2025-11-25", "2025-06-18",
 	"2025-03-26", NULL };
@@ -115,6 +127,18 @@ struct mcp_call {
 	bool modern;
 	const char *version;      /* effective protocol version */
 	struct mcp_session *sess; /* legacy era, after initialize; else NULL */
+	struct mcp_response *rs;
+	bool in_batch;          /* no streaming inside a 2025-03-26 batch */
+	bool accept_sse;        /* Accept names text/event-stream */
+	struct json_object *id; /* the request being dispatched (borrowed) */
+	/* A long tools/call (see "Streaming" below). */
+	bool sse;       /* answering on an SSE stream */
+	bool gone;      /* the stream broke: the client left */
+	bool cancelled; /* notifications/cancelled named this request */
+	struct json_object *progress_token; /* borrowed; NULL = none */
+	int log_min; /* index into mcp_log_levels; -1 = send no logs */
+	double last_write_ms, last_check_ms, last_progress;
+	char request_key[MCP_REQUEST_KEY_MAX + 1]; /* "" = not cancellable */
 };
 
 /* A JSON-RPC error about to be sent. */
@@ -155,6 +179,83 @@ static bool
 mcp_version_legacy(const char *v)
 {
 	return mcp_version_supported(v) && strcmp(v, MCP_MODERN) != 0;
+}
+
+/*
+ * Reads an Accept header (RFC 9110 12.5.1): does it admit application/json
+ * (*json) and text/event-stream (*sse), counting "*\/\*" and "type/\*"
+ * ranges, and does it name text/event-stream itself (*sse_named)? A range
+ * with q=0 admits nothing. Both transports' rule is "The client MUST
+ * include an Accept header listing both"; a POST whose Accept leaves one
+ * out is refused with 406 (as the official SDK servers do). A request
+ * without any Accept header "implies that the user agent will accept any
+ * media type" (RFC 9110), so it passes, and is answered with JSON; so is
+ * a client that only matched through a wildcard: only one that names
+ * text/event-stream gets a stream.
+ */
+static void
+mcp_accept(const char *accept, bool *json, bool *sse, bool *sse_named)
+{
+	const char *p = accept, *end, *semi, *q;
+	char range[64];
+	size_t n;
+
+	*sse_named = false;
+	if (accept == NULL) {
+		*json = *sse = true;
+		return;
+	}
+	*json = *sse = false;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		end = strchr(p, ',');
+		if (end == NULL)
+			end = p + strlen(p);
+		semi = memchr(p, ';', (size_t)(end - p));
+		n = (size_t)((semi != NULL ? semi : end) - p);
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n < sizeof(range)) {
+			bool refused = false;
+
+			memcpy(range, p, n);
+			range[n] = '\0';
+			/* q=0, q=0.0, q=0.000: "not acceptable". */
+			for (q = semi; q != NULL && q < end;
+			     q = memchr(q + 1, ';', (size_t)(end - q - 1))) {
+				const char *v = q + 1;
+
+				while (*v == ' ' || *v == '\t')
+					v++;
+				if ((v[0] == 'q' || v[0] == 'Q') &&
+				    v[1] == '=' && v[2] == '0') {
+					for (v += 3; *v == '.' || *v == '0';
+					     v++)
+						;
+					refused = v >= end || *v == ' ' ||
+					    *v == ';' || *v == ',' ||
+					    *v == '\t';
+				}
+			}
+			if (!refused) {
+				bool any = strcmp(range, "*/*") == 0;
+
+				if (any ||
+				    !strcasecmp(range, "application/*") ||
+				    !strcasecmp(range, "application/json"))
+					*json = true;
+				if (any || !strcasecmp(range, "text/*") ||
+				    !strcasecmp(range, "text/event-stream"))
+					*sse = true;
+				if (!strcasecmp(range, "text/event-stream"))
+					*sse_named = true;
+			}
+		}
+		p = end;
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -699,6 +800,231 @@ mcp_tools_list(struct mcp_call *c, struct json_object *params,
 	return OK;
 }
 
+/* ---------------------------------------------------------------------
+ * Streaming: a tools/call that may take long (tools_call_waits(), e.g.
+ * get_run with wait_seconds).
+ *
+ * Such a call first takes a slot from the transport (mcp_stream_ops
+ * acquire: a cap shared by all workers of a responder, so clients that
+ * wait, or never read their stream, cannot hold every worker); at the cap
+ * it is refused with 503 (-32000, Retry-After) rather than queued. When
+ * the client's Accept names text/event-stream, the answer is an SSE
+ * stream: progress notifications (only when the request's
+ * _meta.progressToken is set: 2025 and 2026 basic/utilities/progress),
+ * log notifications (notifications/message at or above the session's
+ * logging/setLevel level in the 2025 era; in the 2026 era only when the
+ * request's _meta["io.modelcontextprotocol/logLevel"] asks, as its
+ * changelog requires), ":" keep-alive comments on a quiet stream, then the
+ * response as the last event. Events carry no "id:": a stream lives in
+ * one worker and is not stored, so it cannot be resumed with
+ * Last-Event-ID (2025: "MAY attach an id"; 2026: resumption removed); a
+ * client that loses a stream asks again.
+ *
+ * Cancellation: 2026 "Closing the SSE response stream MUST be treated by
+ * the server as cancellation": a failed write, or the web server closing
+ * the FastCGI connection, sets gone. 2025: notifications/cancelled arrives
+ * on another POST, maybe at another responder; it leaves a marker in
+ * PostgreSQL (mcp_store cancel, table mcp_cancels), and the waiting call
+ * looks for it once a second. Either way the tool stops, and no response
+ * follows ("SHOULD NOT send a response for the cancelled request").
+ */
+
+static double
+mcp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Writes msg as one event of c's stream; a failure means the client left. */
+static void
+mcp_stream_write(struct mcp_call *c, struct json_object *msg)
+{
+	const struct mcp_stream_ops *ops = c->ctx->stream;
+	const char *s;
+	size_t n;
+
+	if (!c->sse || c->gone || ops == NULL || msg == NULL)
+		return;
+	s = json_object_to_json_string_ext(
+	    msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s == NULL)
+		return;
+	n = strlen(s);
+	if (n > LIMIT_RESPONSE_BYTES) {
+		log_error("mcp: event over %d bytes dropped (request %s)",
+		    LIMIT_RESPONSE_BYTES,
+		    c->rq->request_id != NULL ? c->rq->request_id : "-");
+		return;
+	}
+	if (ops->event(ops->arg, s, n) != OK)
+		c->gone = true;
+	c->last_write_ms = mcp_now_ms();
+}
+
+/* {"jsonrpc":"2.0","method":method,"params":params (taken)}. */
+static struct json_object *
+mcp_notification(const char *method, struct json_object *params)
+{
+	struct json_object *o = mcp_envelope(NULL);
+
+	if (o == NULL) {
+		json_object_put(params);
+		return NULL;
+	}
+	json_object_object_add(o, "method", json_object_new_string(method));
+	json_object_object_add(o, "params", params);
+	return o;
+}
+
+/* A whole number as an int (so it prints as 3, not 3.0), else a double. */
+static struct json_object *
+mcp_number(double v)
+{
+	if (v == (double)(int64_t)v && v < 9007199254740991.0 &&
+	    v > -9007199254740991.0)
+		return json_object_new_int64((int64_t)v);
+	return json_object_new_double(v);
+}
+
+static void
+mcp_ts_progress(void *arg, double progress, double total, const char *message)
+{
+	struct mcp_call *c = arg;
+	struct json_object *pa, *o;
+
+	/* Progress "MUST increase with each notification". */
+	if (c->progress_token == NULL || !c->sse || c->gone ||
+	    progress <= c->last_progress)
+		return;
+	c->last_progress = progress;
+	if ((pa = json_object_new_object()) == NULL)
+		return;
+	json_object_object_add(
+	    pa, "progressToken", json_object_get(c->progress_token));
+	json_object_object_add(pa, "progress", mcp_number(progress));
+	if (total > 0)
+		json_object_object_add(pa, "total", mcp_number(total));
+	if (message != NULL)
+		json_object_object_add(
+		    pa, "message", json_object_new_string(message));
+	o = mcp_notification("notifications/progress", pa);
+	mcp_stream_write(c, o);
+	json_object_put(o);
+}
+
+/* Index of level in mcp_log_levels, or -1. */
+static int
+mcp_log_index(const char *level)
+{
+	int i;
+
+	for (i = 0; level != NULL && mcp_log_levels[i] != NULL; i++)
+		if (strcmp(mcp_log_levels[i], level) == 0)
+			return i;
+	return -1;
+}
+
+static void
+mcp_ts_log(void *arg, const char *level, const char *message)
+{
+	struct mcp_call *c = arg;
+	struct json_object *pa, *o;
+	int i = mcp_log_index(level);
+
+	if (i < 0 || c->log_min < 0 || i < c->log_min || !c->sse || c->gone)
+		return;
+	if ((pa = json_object_new_object()) == NULL)
+		return;
+	json_object_object_add(pa, "level", json_object_new_string(level));
+	json_object_object_add(pa, "logger", json_object_new_string("berth"));
+	json_object_object_add(pa, "data", json_object_new_string(message));
+	o = mcp_notification("notifications/message", pa);
+	mcp_stream_write(c, o);
+	json_object_put(o);
+}
+
+static bool
+mcp_ts_cancelled(void *arg)
+{
+	struct mcp_call *c = arg;
+	const struct mcp_stream_ops *ops = c->ctx->stream;
+	const struct mcp_store *st = c->ctx->store;
+	int keepalive = c->ctx->keepalive_ms > 0 ? c->ctx->keepalive_ms
+	                                         : MCP_KEEPALIVE_DEFAULT_MS;
+	double now = mcp_now_ms();
+	bool yes = false;
+
+	if (c->gone || c->cancelled)
+		return true;
+	if (ops != NULL && ops->gone != NULL && ops->gone(ops->arg))
+		c->gone = true;
+	if (c->sse && !c->gone && ops != NULL &&
+	    now - c->last_write_ms >= keepalive) {
+		if (ops->comment(ops->arg) != OK)
+			c->gone = true;
+		c->last_write_ms = now;
+	}
+	if (!c->modern && c->sess != NULL && c->request_key[0] != '\0' &&
+	    st != NULL && st->cancelled != NULL &&
+	    now - c->last_check_ms >= MCP_CANCEL_CHECK_MS) {
+		c->last_check_ms = now;
+		if (st->cancelled(st->arg, c->sess->id, c->request_key, &yes) ==
+		        OK &&
+		    yes)
+			c->cancelled = true;
+	}
+	return c->gone || c->cancelled;
+}
+
+/*
+ * Reads params._meta of a tools/call for streaming: progressToken (a
+ * string of at most MCP_PROGRESS_TOKEN_MAX bytes or an integer within
+ * +-(2^53-1), like an id) and, 2026 era, logLevel. false with e set
+ * (-32602) for a value of the wrong shape.
+ */
+static bool
+mcp_stream_meta(
+    struct mcp_call *c, struct json_object *params, struct mcp_err *e)
+{
+	struct json_object *meta = mcp_param(params, "_meta"), *v;
+
+	c->progress_token = NULL;
+	c->log_min = -1;
+	if (!c->modern && c->sess != NULL)
+		c->log_min = mcp_log_index(c->sess->log_level);
+	if (meta == NULL || !json_object_is_type(meta, json_type_object))
+		return true;
+	if (json_object_object_get_ex(meta, "progressToken", &v)) {
+		if (!mcp_id_valid(v) ||
+		    (json_object_is_type(v, json_type_string) &&
+		        json_object_get_string_len(v) >
+		            MCP_PROGRESS_TOKEN_MAX)) {
+			mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+			    "Invalid params: params._meta.progressToken must "
+			    "be a string of at most %d bytes or an integer "
+			    "between -(2^53-1) and 2^53-1",
+			    MCP_PROGRESS_TOKEN_MAX);
+			return false;
+		}
+		c->progress_token = v;
+	}
+	if (c->modern && json_object_object_get_ex(meta, META_LOG_LEVEL, &v)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    (c->log_min = mcp_log_index(json_object_get_string(v))) <
+		        0) {
+			mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+			    "Invalid params: params._meta[\"" META_LOG_LEVEL
+			    "\"] must be one of debug, info, notice, warning, "
+			    "error, critical, alert, emergency");
+			return false;
+		}
+	}
+	return true;
+}
+
 static berr
 mcp_tools_call(struct mcp_call *c, struct json_object *params,
     struct json_object **result, struct mcp_err *e)
@@ -706,6 +1032,12 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 	struct tool_call_ctx t = mcp_tool_ctx(c);
 	struct json_object *name = mcp_param(params, "name");
 	struct json_object *args = mcp_param(params, "arguments");
+	const struct mcp_stream_ops *ops = c->ctx->stream;
+	struct tool_stream ts = { c, mcp_ts_progress, mcp_ts_log,
+		mcp_ts_cancelled };
+	const char *key;
+	bool slot = false;
+	berr rc;
 
 	if (name == NULL || !json_object_is_type(name, json_type_string)) {
 		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
@@ -717,7 +1049,54 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 		    "Invalid params: params.arguments must be an object");
 		return OK;
 	}
-	return tools_call(&t, json_object_get_string(name), args, result);
+	if (!mcp_stream_meta(c, params, e))
+		return OK;
+	if (tools_call_waits(c->ctx->cfg, json_object_get_string(name), args)) {
+		if (ops != NULL) {
+			if (!ops->acquire(ops->arg)) {
+				mcp_err_set(e, RPC_SERVER_ERROR, 503,
+				    "Server busy: too many long-running "
+				    "requests in progress; retry later");
+				return OK;
+			}
+			slot = true;
+		}
+		c->request_key[0] = '\0';
+		if (c->id != NULL &&
+		    (key = json_object_to_json_string_ext(
+		         c->id, JSON_C_TO_STRING_PLAIN)) != NULL &&
+		    strlen(key) <= MCP_REQUEST_KEY_MAX)
+			snprintf(
+			    c->request_key, sizeof(c->request_key), "%s", key);
+		c->last_write_ms = c->last_check_ms = mcp_now_ms();
+		c->last_progress = 0;
+		if (ops != NULL && c->accept_sse && !c->in_batch) {
+			c->sse = true;
+			c->rs->streamed = true;
+			if (ops->open(ops->arg) != OK)
+				c->gone = true;
+		}
+		t.stream = &ts;
+	}
+	rc = tools_call(&t, json_object_get_string(name), args, result);
+	if (slot)
+		ops->release(ops->arg);
+	if (rc == ERR_NOT_FOUND) {
+		/*
+		 * Every era's server/tools page lists "Unknown tools" under
+		 * Protocol Errors, with this very example (-32602, "Unknown
+		 * tool: NAME"). A tool that exists but is forbidden stays an
+		 * isError result with the permission it needs (the issue's
+		 * rule; built-in tool names are public), and so do bad
+		 * arguments: 2025-11-25 and 2026 call input validation a
+		 * Tool Execution Error, and Berth answers older versions the
+		 * same way (README, "Errors").
+		 */
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0, "Unknown tool: %.64s",
+		    json_object_get_string(name));
+		return OK;
+	}
+	return rc;
 }
 
 static berr
@@ -909,6 +1288,34 @@ mcp_dispatch(struct mcp_call *c, const char *method, struct json_object *params,
  */
 
 /*
+ * notifications/cancelled (2025 era): leaves a marker for the request it
+ * names in this session, for whichever responder runs it. "Invalid
+ * cancellation notifications SHOULD be ignored", and a request that is
+ * unknown or already finished is simply never looked for: a requestId that
+ * is not a valid id, or too long to be a key, is dropped; a store error is
+ * logged (the notification is still answered 202: the client cannot do
+ * better by sending it again).
+ */
+static void
+mcp_note_cancel(struct mcp_call *c, struct json_object *params)
+{
+	const struct mcp_store *st = c->ctx->store;
+	struct json_object *rid = mcp_param(params, "requestId");
+	const char *key;
+	berr rc;
+
+	if (rid == NULL || !mcp_id_valid(rid) || st->cancel == NULL)
+		return;
+	key = json_object_to_json_string_ext(rid, JSON_C_TO_STRING_PLAIN);
+	if (key == NULL || strlen(key) > MCP_REQUEST_KEY_MAX)
+		return;
+	if ((rc = st->cancel(st->arg, c->sess->id, key)) != OK)
+		log_warn("mcp: cancel marker not stored (request %s): %s",
+		    c->rq->request_id != NULL ? c->rq->request_id : "-",
+		    err_str(rc));
+}
+
+/*
  * Answers one parsed message. *out is the response object (NULL for a
  * notification or a client response: 202), *status its HTTP status.
  */
@@ -938,14 +1345,20 @@ mcp_message(struct mcp_call *c, struct json_object *msg, bool in_batch,
 		/* We send no requests: nothing awaits it. Accept it. */
 		return OK;
 	}
-	if (kind == MCP_NOTIFICATION)
-		return OK; /* initialized, cancelled, ...: nothing to do yet */
+	if (kind == MCP_NOTIFICATION) {
+		if (!c->modern && c->sess != NULL &&
+		    strcmp(method, "notifications/cancelled") == 0)
+			mcp_note_cancel(c, params);
+		return OK; /* initialized, ...: nothing to do */
+	}
 	if (in_batch && strcmp(method, "initialize") == 0) {
 		/* 2025-03-26 lifecycle: not part of a batch. */
 		mcp_err_set(&e, RPC_INVALID_REQUEST, 0,
 		    "Invalid Request: initialize must not be part of a batch");
 		goto fail;
 	}
+	c->id = id;
+	c->in_batch = in_batch;
 	if ((rc = mcp_dispatch(c, method, params, &result, &e, rs)) != OK)
 		goto out;
 	if (e.code != 0)
@@ -963,6 +1376,16 @@ fail:
 		rc = ERR_NOMEM;
 	*status = mcp_err_status(c, &e);
 out:
+	if (c->sse) {
+		/* The headers went out with the stream: the answer is its
+		 * last event, unless the client left or cancelled it. */
+		if (!c->gone && !c->cancelled)
+			mcp_stream_write(c, *out);
+		json_object_put(*out);
+		*out = NULL;
+		*status = 200;
+		c->sse = false;
+	}
 	json_object_put(result);
 	json_object_put(e.data);
 	return rc;
@@ -1103,7 +1526,13 @@ static berr
 mcp_post(const struct mcp_ctx *ctx, const struct principal *p,
     const struct mcp_request *rq, struct mcp_response *rs)
 {
-	struct mcp_call c = { ctx, p, rq, false, MCP_LEGACY_DEFAULT, NULL };
+	struct mcp_call c = { .ctx = ctx,
+		.p = p,
+		.rq = rq,
+		.version = MCP_LEGACY_DEFAULT,
+		.rs = rs,
+		.log_min = -1 };
+	bool accept_json, accept_sse;
 	struct mcp_session sess;
 	struct mcp_err e = { 0 };
 	struct json_object *msg = NULL, *out = NULL, *one, *first = NULL;
@@ -1119,6 +1548,13 @@ mcp_post(const struct mcp_ctx *ctx, const struct principal *p,
 		mcp_err_set(&e, RPC_INVALID_REQUEST, 415,
 		    "Unsupported Media Type: Content-Type must be "
 		    "application/json");
+		goto fail;
+	}
+	mcp_accept(rq->accept, &accept_json, &accept_sse, &c.accept_sse);
+	if (!accept_json || !accept_sse) {
+		mcp_err_set(&e, RPC_SERVER_ERROR, 406,
+		    "Not Acceptable: Client must accept both "
+		    "application/json and text/event-stream");
 		goto fail;
 	}
 	if ((msg = mcp_parse(rq, &e)) == NULL)

@@ -70,6 +70,37 @@ struct mcp_store {
 	berr (*set_log_level)(void *arg, const struct principal *p,
 	    const char *id, const char *level);
 	berr (*remove)(void *arg, const struct principal *p, const char *id);
+	/*
+	 * notifications/cancelled: records that request request_key (the
+	 * request id as JSON text: "\"abc\"" or "42") of session id is
+	 * cancelled, so whichever responder runs it stops; cancelled() asks
+	 * whether such a marker exists. id is a session load() accepted for
+	 * p. May be NULL (the store keeps no markers: nothing is cancelled).
+	 */
+	berr (*cancel)(void *arg, const char *id, const char *request_key);
+	berr (*cancelled)(
+	    void *arg, const char *id, const char *request_key, bool *yes);
+};
+
+/*
+ * The transport's side of an SSE answer (fcgi/mcp_endpoint.c). A request
+ * that may take long (tools_call_waits()) first takes a slot (acquire;
+ * false at the configured cap: the request is refused with 503), and when
+ * the client accepts text/event-stream the answer becomes a stream: open()
+ * sends the status line and headers, event() one "event: message" with
+ * the JSON text, comment() a ":" keep-alive line; each flushes at once and
+ * returns ERR_IO when the client has gone. release() gives the slot back.
+ */
+struct mcp_stream_ops {
+	void *arg;
+	bool (*acquire)(void *arg);
+	void (*release)(void *arg);
+	berr (*open)(void *arg);
+	berr (*event)(void *arg, const char *json, size_t len);
+	berr (*comment)(void *arg);
+	/* Has the client gone (connection closed)? Checked while a long call
+	 * waits, also when it answers with JSON. May be NULL. */
+	bool (*gone)(void *arg);
 };
 
 /* What the transport sends back. */
@@ -80,6 +111,7 @@ struct mcp_response {
 	size_t body_len;
 	char session_id[129]; /* non-empty: send Mcp-Session-Id */
 	const char *allow;    /* for 405: the Allow header value */
+	bool streamed; /* answered through mcp_ctx.stream: send nothing */
 };
 
 /* What mcp_handle needs besides the request. Borrowed. */
@@ -88,6 +120,8 @@ struct mcp_ctx {
 	struct db *db;
 	const struct mcp_store *store;
 	const char *environment; /* the environment this endpoint serves */
+	const struct mcp_stream_ops *stream; /* NULL: never stream */
+	int keepalive_ms; /* ":" comment on a quiet stream; 0 = 15000 */
 };
 
 /*

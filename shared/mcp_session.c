@@ -97,6 +97,24 @@ static const char mcp_session_sql_remove[] =
     " RETURNING (expires_at > now() AND last_used_at > now()"
     " - make_interval(secs => $4::int)) AS live";
 
+/*
+ * Cancel markers (sql/005_mcp.sql). $1 session id, $2 request id as JSON
+ * text. The insert first drops the session's markers older than ten
+ * minutes and adds nothing once the session holds 100: a client cancelling
+ * in a loop cannot grow the table. The caller has loaded the session for
+ * its principal in this request.
+ */
+static const char mcp_session_sql_cancel[] =
+    "WITH old AS (DELETE FROM mcp_cancels WHERE session_id = $1"
+    " AND created_at < now() - interval '10 minutes')"
+    " INSERT INTO mcp_cancels (session_id, request_id)"
+    " SELECT $1, $2 WHERE (SELECT count(*) FROM mcp_cancels"
+    " WHERE session_id = $1) < 100"
+    " ON CONFLICT DO NOTHING";
+
+static const char mcp_session_sql_cancelled[] =
+    "SELECT 1 FROM mcp_cancels WHERE session_id = $1 AND request_id = $2";
+
 /* The log levels of logging/setLevel (the table's CHECK). */
 static const char *const mcp_session_levels[] = { "debug", "info", "notice",
 	"warning", "error", "critical", "alert", "emergency", NULL };
@@ -115,7 +133,14 @@ mcp_session_prepare(struct db *db)
 	if ((rc = db_prepare(
 	         db, "mcp_session_level", mcp_session_sql_level, 5)) != OK)
 		return rc;
-	return db_prepare(db, "mcp_session_remove", mcp_session_sql_remove, 4);
+	if ((rc = db_prepare(
+	         db, "mcp_session_remove", mcp_session_sql_remove, 4)) != OK)
+		return rc;
+	if ((rc = db_prepare(
+	         db, "mcp_session_cancel", mcp_session_sql_cancel, 2)) != OK)
+		return rc;
+	return db_prepare(
+	    db, "mcp_session_cancelled", mcp_session_sql_cancelled, 2);
 }
 
 /* Unpadded base64url of in (n bytes) into out, room for (4n+2)/3 + 1. */
@@ -422,6 +447,39 @@ out:
 	return rc;
 }
 
+/* cancel(): leaves the marker for request_key of session id. */
+static berr
+mcp_session_cancel(void *arg, const char *id, const char *request_key)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[2] = { id, request_key };
+	size_t n = request_key != NULL ? strlen(request_key) : 0;
+
+	if (!mcp_session_id_well_formed(id) || n == 0 || n > 200)
+		return ERR_INVALID;
+	return db_exec(b->db, "mcp_session_cancel", 2, values, NULL);
+}
+
+/* cancelled(): is there a marker for request_key of session id? */
+static berr
+mcp_session_cancelled(
+    void *arg, const char *id, const char *request_key, bool *yes)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[2] = { id, request_key };
+	PGresult *res = NULL;
+	berr rc;
+
+	*yes = false;
+	if (!mcp_session_id_well_formed(id) || request_key == NULL)
+		return ERR_INVALID;
+	if ((rc = db_exec(b->db, "mcp_session_cancelled", 2, values, &res)) ==
+	    OK)
+		*yes = PQntuples(res) > 0;
+	PQclear(res);
+	return rc;
+}
+
 void
 mcp_session_store(struct mcp_session_backend *backend, struct mcp_store *store)
 {
@@ -430,4 +488,6 @@ mcp_session_store(struct mcp_session_backend *backend, struct mcp_store *store)
 	store->load = mcp_session_load;
 	store->set_log_level = mcp_session_set_log_level;
 	store->remove = mcp_session_remove;
+	store->cancel = mcp_session_cancel;
+	store->cancelled = mcp_session_cancelled;
 }

@@ -23,6 +23,12 @@
  * min(60 s, idle timeout / 10, auth.key_touch_interval). Expired rows are
  * not purged here (load ignores them; remove deletes this principal's).
  *
+ * Cancel markers (notifications/cancelled, table mcp_cancels of
+ * sql/005_mcp.sql): cancel() stores one for (session, request id as JSON
+ * text), dropping the session's markers older than ten minutes and adding
+ * none once it holds 100; cancelled() looks one up. Both are one prepared
+ * statement and return ERR_INVALID for a malformed session id or key.
+ *
  * Errors of the store functions: ERR_NOT_FOUND (also for an id that is not
  * 16..128 visible ASCII characters, without a database round trip),
  * ERR_INVALID (create: protocol version not YYYY-MM-DD; set_log_level: a

@@ -36,6 +36,7 @@
 
 #include "audit.h"
 #include "authz.h"
+#include "config.h"
 #include "db.h"
 #include "log.h"
 #include "principal.h"
@@ -54,6 +55,10 @@ static berr tool_list_runs(const struct tool_call_ctx *ctx,
     struct json_object *args, struct json_object **result);
 static berr tool_get_run(const struct tool_call_ctx *ctx,
     struct json_object *args, struct json_object **result);
+static bool tool_get_run_waits(struct json_object *args);
+static berr tool_fixture(const struct tool_call_ctx *ctx,
+    struct json_object *args, struct json_object **result);
+static bool tool_fixture_waits(struct json_object *args);
 
 static const struct tool_def tools_builtin[] = {
 	{ "station_status", "Station status",
@@ -63,13 +68,13 @@ static const struct tool_def tools_builtin[] = {
 	    "in this environment.",
 	    "{\"type\":\"object\",\"properties\":{},"
 	    "\"additionalProperties\":false}",
-	    PERM_TOOLS_LIST, tool_station_status },
+	    PERM_TOOLS_LIST, tool_station_status, NULL },
 	{ "list_agents", "List agents",
 	    "Lists the agents defined in this environment: name and "
 	    "description.",
 	    "{\"type\":\"object\",\"properties\":{},"
 	    "\"additionalProperties\":false}",
-	    PERM_TOOLS_LIST, tool_list_agents },
+	    PERM_TOOLS_LIST, tool_list_agents, NULL },
 	{ "list_runs", "List recent runs",
 	    "Lists the most recent agent runs in this environment, newest "
 	    "first, optionally only those with a given status.",
@@ -80,18 +85,84 @@ static const struct tool_def tools_builtin[] = {
 	    "\"running\",\"succeeded\",\"failed\",\"cancelled\"],"
 	    "\"description\":\"Only runs in this state.\"}},"
 	    "\"additionalProperties\":false}",
-	    PERM_RUNS_READ, tool_list_runs },
+	    PERM_RUNS_READ, tool_list_runs, NULL },
 	{ "get_run", "Get a run",
 	    "Shows one agent run of this environment: status, steps, "
-	    "tokens, final response or error.",
+	    "tokens, final response or error. With wait_seconds, waits up "
+	    "to that long for a queued or running run to finish, reporting "
+	    "progress while it waits.",
 	    "{\"type\":\"object\",\"properties\":{"
 	    "\"run_id\":{\"type\":\"integer\",\"minimum\":1,"
-	    "\"description\":\"The run's id.\"}},"
+	    "\"description\":\"The run's id.\"},"
+	    "\"wait_seconds\":{\"type\":\"integer\",\"minimum\":0,"
+	    "\"maximum\":300,\"description\":\"Wait up to this many "
+	    "seconds (0-300, default 0) for the run to finish.\"}},"
 	    "\"required\":[\"run_id\"],\"additionalProperties\":false}",
-	    PERM_RUNS_READ, tool_get_run },
+	    PERM_RUNS_READ, tool_get_run, tool_get_run_waits },
 };
 
 #define TOOLS_NBUILTIN (sizeof(tools_builtin) / sizeof(tools_builtin[0]))
+
+#define TOOLS_FIXTURE_SCHEMA "{\"type\":\"object\",\"properties\":{}}"
+
+/*
+ * The official conformance suite's fixture tools (fixed names, fixed kinds
+ * of content), listed only when mcp.conformance_fixtures is true: a
+ * test-only configuration (tests/integration/test_conformance.sh), off by
+ * default and never meant for a station. They touch nothing: no database,
+ * no files; progress and logging ones stream through struct tool_stream.
+ */
+static const struct tool_def tools_fixture[] = {
+	{ "test_simple_text", NULL, "Conformance fixture: one text item.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_image_content", NULL, "Conformance fixture: one image item.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_audio_content", NULL, "Conformance fixture: one audio item.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_embedded_resource", NULL,
+	    "Conformance fixture: one embedded resource.", TOOLS_FIXTURE_SCHEMA,
+	    PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_multiple_content_types", NULL,
+	    "Conformance fixture: text, image and resource.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_error_handling", NULL,
+	    "Conformance fixture: always an isError result.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture, NULL },
+	{ "test_tool_with_logging", NULL,
+	    "Conformance fixture: three log notifications.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture,
+	    tool_fixture_waits },
+	{ "test_tool_with_progress", NULL,
+	    "Conformance fixture: three progress notifications.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture,
+	    tool_fixture_waits },
+};
+
+#define TOOLS_NFIXTURE (sizeof(tools_fixture) / sizeof(tools_fixture[0]))
+#define TOOLS_NALL     (TOOLS_NBUILTIN + TOOLS_NFIXTURE)
+
+/* The i-th tool of the registry under cfg (fixtures only when enabled),
+ * or NULL past the end. */
+static const struct tool_def *
+tools_at(const struct config *cfg, size_t i)
+{
+	if (i < TOOLS_NBUILTIN)
+		return &tools_builtin[i];
+	if (cfg != NULL && cfg->mcp.conformance_fixtures && i < TOOLS_NALL)
+		return &tools_fixture[i - TOOLS_NBUILTIN];
+	return NULL;
+}
+
+/* The cache slot of t (see tools_schema()), or TOOLS_NALL for none. */
+static size_t
+tools_slot(const struct tool_def *t)
+{
+	if (t >= tools_builtin && t < tools_builtin + TOOLS_NBUILTIN)
+		return (size_t)(t - tools_builtin);
+	if (t >= tools_fixture && t < tools_fixture + TOOLS_NFIXTURE)
+		return TOOLS_NBUILTIN + (size_t)(t - tools_fixture);
+	return TOOLS_NALL;
+}
 
 /* May ctx's principal call t (tools.call + t's permission)? why on refusal. */
 static berr
@@ -199,28 +270,56 @@ tools_cursor_parse(const char *cursor, size_t *offset)
  * tools/list.
  */
 
-/* The MCP Tool object of t; NULL when out of memory or a bad schema (bug). */
+/*
+ * Parsed once per process (a worker keeps them for its life, never freed):
+ * each built-in tool's input schema and its MCP Tool object. tools/list
+ * and every tools/call used to parse the schema text again; now a listing
+ * takes a reference to the cached object (json_object_get), which costs
+ * nothing, and serialising it is all that remains.
+ */
+static struct json_object *tools_schemas[TOOLS_NALL];
+static struct json_object *tools_described[TOOLS_NALL];
+
+/* The parsed schema of t (borrowed), or NULL for a schema that does not
+ * parse (a bug, logged) or no memory. */
+static struct json_object *
+tools_schema(const struct tool_def *t)
+{
+	size_t i = tools_slot(t);
+
+	if (i >= TOOLS_NALL)
+		return NULL;
+	if (tools_schemas[i] == NULL &&
+	    (tools_schemas[i] = json_tokener_parse(t->input_schema)) == NULL)
+		log_error("tools: input schema of %s does not parse", t->name);
+	return tools_schemas[i];
+}
+
+/* The MCP Tool object of t (a new reference; the caller puts it); NULL
+ * when out of memory or a bad schema (bug). */
 static struct json_object *
 tools_describe(const struct tool_def *t)
 {
 	struct json_object *o, *schema;
+	size_t i = tools_slot(t);
 
-	if ((schema = json_tokener_parse(t->input_schema)) == NULL) {
-		log_error("tools: input schema of %s does not parse", t->name);
+	if (i >= TOOLS_NALL)
 		return NULL;
-	}
-	if ((o = json_object_new_object()) == NULL) {
-		json_object_put(schema);
+	if (tools_described[i] != NULL)
+		return json_object_get(tools_described[i]);
+	if ((schema = tools_schema(t)) == NULL)
 		return NULL;
-	}
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
 	json_object_object_add(o, "name", json_object_new_string(t->name));
 	if (t->title != NULL)
 		json_object_object_add(
 		    o, "title", json_object_new_string(t->title));
 	json_object_object_add(
 	    o, "description", json_object_new_string(t->description));
-	json_object_object_add(o, "inputSchema", schema);
-	return o;
+	json_object_object_add(o, "inputSchema", json_object_get(schema));
+	tools_described[i] = o;
+	return json_object_get(o);
 }
 
 berr
@@ -228,6 +327,7 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
     struct json_object **tools, char **next_cursor)
 {
 	struct json_object *arr = NULL, *o;
+	const struct tool_def *t;
 	size_t offset = 0, seen = 0, i;
 	berr rc = OK;
 
@@ -241,8 +341,8 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < TOOLS_NBUILTIN; i++) {
-		if (!tools_visible(ctx, &tools_builtin[i]))
+	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++) {
+		if (!tools_visible(ctx, t))
 			continue;
 		if (seen++ < offset)
 			continue;
@@ -254,7 +354,7 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 			}
 			break;
 		}
-		if ((o = tools_describe(&tools_builtin[i])) == NULL) {
+		if ((o = tools_describe(t)) == NULL) {
 			rc = ERR_INTERNAL;
 			goto out;
 		}
@@ -311,19 +411,23 @@ tools_ok(struct json_object *structured, struct json_object **result)
 }
 
 /*
- * Runs sql (built by PostgreSQL as one JSON text in the first column of the
- * first row) and parses it into *out. ERR_NOT_FOUND when there is no row or
- * it is NULL.
+ * Runs the statement name (sql, registered on first use: db_prepare() is
+ * idempotent and cheap, so each tool names its own statement and no
+ * module has to prepare them in advance) that builds one JSON text in the
+ * first column of the first row, and parses it into *out. ERR_NOT_FOUND
+ * when there is no row or it is NULL.
  */
 static berr
-tools_query_json(struct db *db, const char *sql, int n, const char *const *vals,
-    struct json_object **out)
+tools_query_json(struct db *db, const char *name, const char *sql, int n,
+    const char *const *vals, struct json_object **out)
 {
 	PGresult *res = NULL;
 	berr rc;
 
 	*out = NULL;
-	if ((rc = db_exec_sql(db, sql, n, vals, &res)) != OK)
+	if ((rc = db_prepare(db, name, sql, n)) != OK)
+		goto out;
+	if ((rc = db_exec(db, name, n, vals, &res)) != OK)
 		goto out;
 	if (PQntuples(res) < 1 || PQgetisnull(res, 0, 0)) {
 		rc = ERR_NOT_FOUND;
@@ -337,57 +441,85 @@ out:
 }
 
 /* ---------------------------------------------------------------------
+ * Streaming helpers (struct tool_stream).
+ */
+
+void
+tools_progress(const struct tool_call_ctx *ctx, double progress, double total,
+    const char *message)
+{
+	if (ctx->stream != NULL && ctx->stream->progress != NULL)
+		ctx->stream->progress(
+		    ctx->stream->arg, progress, total, message);
+}
+
+void
+tools_log(
+    const struct tool_call_ctx *ctx, const char *level, const char *message)
+{
+	if (ctx->stream != NULL && ctx->stream->log != NULL)
+		ctx->stream->log(ctx->stream->arg, level, message);
+}
+
+bool
+tools_cancelled(const struct tool_call_ctx *ctx)
+{
+	return ctx->stream != NULL && ctx->stream->cancelled != NULL &&
+	    ctx->stream->cancelled(ctx->stream->arg);
+}
+
+/* ---------------------------------------------------------------------
  * Station tools.
  */
+
+/*
+ * One statement, one round trip: the agent count of this environment and
+ * the newest station_status row (one row per station name; the newest is
+ * the one in use), NULL when the station never connected.
+ */
+static const char tools_sql_status[] =
+    "SELECT json_build_object("
+    "'agents', (SELECT count(*) FROM agents WHERE environment = $1::text),"
+    "'lighthouse', (SELECT json_build_object('connected', connected,"
+    " 'station', name, 'org_id', org_id, 'last_heartbeat', last_heartbeat,"
+    " 'last_error', last_error, 'replaced', replaced)"
+    " FROM station_status ORDER BY updated_at DESC LIMIT 1))::text";
 
 static berr
 tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
     struct json_object **result)
 {
 	const char *vals[1] = { ctx->environment };
-	struct json_object *st = NULL, *link = NULL;
+	struct json_object *st = NULL, *link = NULL, *c;
+	const struct tool_def *t;
 	size_t i, ntools = 0;
+	bool up;
 	berr rc;
 
 	(void)args;
-	/*
-	 * One row per station name; the newest is the one in use. The
-	 * agent count is for this environment only, like the tool count.
-	 */
-	rc = tools_query_json(ctx->db,
-	    "SELECT json_build_object('agents', (SELECT count(*) FROM agents "
-	    "WHERE environment = $1::text))::text",
-	    1, vals, &st);
+	rc = tools_query_json(
+	    ctx->db, "tools_station_status", tools_sql_status, 1, vals, &st);
 	if (rc != OK)
 		goto out;
-	rc = tools_query_json(ctx->db,
-	    "SELECT json_build_object('connected', connected, 'station', "
-	    "name, 'org_id', org_id, 'last_heartbeat', last_heartbeat, "
-	    "'last_error', last_error, 'replaced', replaced)::text "
-	    "FROM station_status ORDER BY updated_at DESC LIMIT 1",
-	    0, NULL, &link);
-	if (rc == ERR_NOT_FOUND) {
+	if (!json_object_object_get_ex(st, "lighthouse", &link) ||
+	    !json_object_is_type(link, json_type_object)) {
 		/* Never connected: say so rather than fail. */
-		link = json_object_new_object();
+		if ((link = json_object_new_object()) == NULL) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		json_object_object_add(st, "lighthouse", link);
+	}
+	up = json_object_object_get_ex(link, "connected", &c) &&
+	    json_object_get_boolean(c);
+	if (!up)
 		json_object_object_add(
 		    link, "connected", json_object_new_boolean(false));
-		json_object_object_add(
-		    link, "state", json_object_new_string("not connected"));
-	} else if (rc != OK) {
-		goto out;
-	} else {
-		struct json_object *c;
-		bool up = json_object_object_get_ex(link, "connected", &c) &&
-		    json_object_get_boolean(c);
-
-		json_object_object_add(link, "state",
-		    json_object_new_string(up ? "connected" : "not connected"));
-	}
-	for (i = 0; i < TOOLS_NBUILTIN; i++)
-		if (tools_visible(ctx, &tools_builtin[i]))
+	json_object_object_add(link, "state",
+	    json_object_new_string(up ? "connected" : "not connected"));
+	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++)
+		if (tools_visible(ctx, t))
 			ntools++;
-	json_object_object_add(st, "lighthouse", link);
-	link = NULL;
 	json_object_object_add(
 	    st, "tools", json_object_new_int64((int64_t)ntools));
 	json_object_object_add(
@@ -396,9 +528,13 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 	st = NULL;
 out:
 	json_object_put(st);
-	json_object_put(link);
 	return rc;
 }
+
+static const char tools_sql_agents[] =
+    "SELECT coalesce(json_agg(a ORDER BY a.name), '[]')::text FROM "
+    "(SELECT environment, name, description FROM agents "
+    "WHERE environment = $1::text ORDER BY name LIMIT 1000) a";
 
 static berr
 tool_list_agents(const struct tool_call_ctx *ctx, struct json_object *args,
@@ -410,11 +546,8 @@ tool_list_agents(const struct tool_call_ctx *ctx, struct json_object *args,
 
 	(void)args;
 	/* Capped: the table holds what a workspace defines, not input. */
-	rc = tools_query_json(ctx->db,
-	    "SELECT coalesce(json_agg(a ORDER BY a.name), '[]')::text FROM "
-	    "(SELECT environment, name, description FROM agents "
-	    "WHERE environment = $1::text ORDER BY name LIMIT 1000) a",
-	    1, vals, &agents);
+	rc = tools_query_json(
+	    ctx->db, "tools_list_agents", tools_sql_agents, 1, vals, &agents);
 	if (rc != OK)
 		return rc;
 	if ((st = json_object_new_object()) == NULL) {
@@ -424,6 +557,14 @@ tool_list_agents(const struct tool_call_ctx *ctx, struct json_object *args,
 	json_object_object_add(st, "agents", agents);
 	return tools_ok(st, result);
 }
+
+static const char tools_sql_runs[] =
+    "SELECT coalesce(json_agg(r ORDER BY r.id DESC), '[]')::text FROM "
+    "(SELECT id, agent_name, environment, status, source, steps, "
+    "total_tokens, created_at, started_at, finished_at, error "
+    "FROM runs WHERE environment = $1::text "
+    "AND ($2::text IS NULL OR status = $2::text) "
+    "ORDER BY id DESC LIMIT $3::int) r";
 
 static berr
 tool_list_runs(const struct tool_call_ctx *ctx, struct json_object *args,
@@ -439,14 +580,8 @@ tool_list_runs(const struct tool_call_ctx *ctx, struct json_object *args,
 		    limit, sizeof(limit), "%" PRId64, json_object_get_int64(v));
 	if (args != NULL && json_object_object_get_ex(args, "status", &v))
 		vals[1] = json_object_get_string(v);
-	rc = tools_query_json(ctx->db,
-	    "SELECT coalesce(json_agg(r ORDER BY r.id DESC), '[]')::text FROM "
-	    "(SELECT id, agent_name, environment, status, source, steps, "
-	    "total_tokens, created_at, started_at, finished_at, error "
-	    "FROM runs WHERE environment = $1::text "
-	    "AND ($2::text IS NULL OR status = $2::text) "
-	    "ORDER BY id DESC LIMIT $3::int) r",
-	    3, vals, &runs);
+	rc = tools_query_json(
+	    ctx->db, "tools_list_runs", tools_sql_runs, 3, vals, &runs);
 	if (rc != OK)
 		return rc;
 	if ((st = json_object_new_object()) == NULL) {
@@ -457,40 +592,245 @@ tool_list_runs(const struct tool_call_ctx *ctx, struct json_object *args,
 	return tools_ok(st, result);
 }
 
+/*
+ * Not the input or the tool calls' parameters and results: they may hold
+ * what a user pasted, secrets included; their count is enough.
+ */
+static const char tools_sql_run[] =
+    "SELECT row_to_json(r)::text FROM (SELECT id, agent_name, "
+    "environment, status, source, steps, "
+    "jsonb_array_length(tool_calls) AS tool_call_count, input_tokens, "
+    "output_tokens, total_tokens, model, final_response, error, "
+    "created_at, started_at, finished_at FROM runs "
+    "WHERE id = $1::bigint AND environment = $2::text) r";
+
+/* How often a waiting get_run looks at the run again, milliseconds. */
+#define TOOLS_RUN_POLL_MS 1000
+/* How long it sleeps between checks for a cancellation, milliseconds. */
+#define TOOLS_RUN_SLICE_MS 200
+
+static bool
+tool_get_run_waits(struct json_object *args)
+{
+	struct json_object *v;
+
+	return args != NULL && json_object_is_type(args, json_type_object) &&
+	    json_object_object_get_ex(args, "wait_seconds", &v) &&
+	    json_object_is_type(v, json_type_int) &&
+	    json_object_get_int64(v) > 0;
+}
+
+/* The run's status member, or "". */
+static const char *
+tools_run_status(struct json_object *run)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(run, "status", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+static bool
+tools_run_done(const char *status)
+{
+	return !strcmp(status, "succeeded") || !strcmp(status, "failed") ||
+	    !strcmp(status, "cancelled");
+}
+
+static double tools_now_ms(void);
+
+/*
+ * get_run. With wait_seconds > 0 and a run still queued or running, looks
+ * again every TOOLS_RUN_POLL_MS until it finishes or the time is up,
+ * sending a progress notification (seconds waited of wait_seconds) each
+ * time and a log message when the status changes. A caller that goes away
+ * or cancels ends the wait at once (an isError result nobody reads, but
+ * the audit row says so).
+ */
 static berr
 tool_get_run(const struct tool_call_ctx *ctx, struct json_object *args,
     struct json_object **result)
 {
 	struct json_object *v, *run = NULL;
-	char id[24];
-	const char *vals[2] = { id, ctx->environment };
+	char id[24], msg[160], last[16] = "";
+	const char *vals[2] = { id, ctx->environment }, *status;
+	int64_t wait = 0;
+	double t0 = tools_now_ms(), deadline, next;
+	bool timed_out = false;
 	berr rc;
 
 	if (args == NULL || !json_object_object_get_ex(args, "run_id", &v))
 		return ERR_INVALID;
 	snprintf(id, sizeof(id), "%" PRId64, json_object_get_int64(v));
-	/*
-	 * Not the input or the tool calls' parameters and results: they may
-	 * hold what a user pasted, secrets included; their count is enough.
-	 */
-	rc = tools_query_json(ctx->db,
-	    "SELECT row_to_json(r)::text FROM (SELECT id, agent_name, "
-	    "environment, status, source, steps, "
-	    "jsonb_array_length(tool_calls) AS tool_call_count, input_tokens, "
-	    "output_tokens, total_tokens, model, final_response, error, "
-	    "created_at, started_at, finished_at FROM runs "
-	    "WHERE id = $1::bigint AND environment = $2::text) r",
-	    2, vals, &run);
-	if (rc == ERR_NOT_FOUND) {
-		char text[96];
+	if (json_object_object_get_ex(args, "wait_seconds", &v))
+		wait = json_object_get_int64(v);
+	if (wait < 0 || wait > 300)
+		return ERR_INVALID; /* the schema said so already */
+	deadline = t0 + (double)wait * 1000.0;
+	for (;;) {
+		json_object_put(run);
+		rc = tools_query_json(
+		    ctx->db, "tools_get_run", tools_sql_run, 2, vals, &run);
+		if (rc == ERR_NOT_FOUND) {
+			snprintf(msg, sizeof(msg), "run %s not found", id);
+			*result = tools_result(msg, NULL, true);
+			return *result == NULL ? ERR_NOMEM : OK;
+		}
+		if (rc != OK)
+			return rc;
+		status = tools_run_status(run);
+		if (wait == 0 || tools_run_done(status))
+			break;
+		if (strcmp(status, last) != 0) {
+			snprintf(msg, sizeof(msg), "run %s is %s", id, status);
+			tools_log(ctx, "info", msg);
+			snprintf(last, sizeof(last), "%.15s", status);
+		}
+		if (tools_now_ms() >= deadline) {
+			timed_out = true;
+			break;
+		}
+		snprintf(
+		    msg, sizeof(msg), "waiting for run %s (%s)", id, status);
+		tools_progress(
+		    ctx, (tools_now_ms() - t0) / 1000.0, (double)wait, msg);
+		next = tools_now_ms() + TOOLS_RUN_POLL_MS;
+		while (tools_now_ms() < next && tools_now_ms() < deadline) {
+			struct timespec ts = { 0,
+				TOOLS_RUN_SLICE_MS * 1000000L };
 
-		snprintf(text, sizeof(text), "run %s not found", id);
-		*result = tools_result(text, NULL, true);
-		return *result == NULL ? ERR_NOMEM : OK;
+			if (tools_cancelled(ctx)) {
+				json_object_put(run);
+				snprintf(msg, sizeof(msg),
+				    "waiting for run %s cancelled by the "
+				    "client",
+				    id);
+				*result = tools_result(msg, NULL, true);
+				return *result == NULL ? ERR_NOMEM : OK;
+			}
+			nanosleep(&ts, NULL);
+		}
 	}
-	if (rc != OK)
-		return rc;
+	if (wait > 0) {
+		json_object_object_add(
+		    run, "wait_timed_out", json_object_new_boolean(timed_out));
+		json_object_object_add(run, "waited_ms",
+		    json_object_new_int64((int64_t)(tools_now_ms() - t0)));
+	}
 	return tools_ok(run, result);
+}
+
+/* ---------------------------------------------------------------------
+ * Conformance fixtures (tools_fixture[]; test-only).
+ */
+
+/* A 1x1 transparent PNG and a WAV header with no samples. */
+static const char tools_fixture_png[] =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA"
+    "60e6kgAAAABJRU5ErkJggg==";
+static const char tools_fixture_wav[] =
+    "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA=";
+
+static bool
+tool_fixture_waits(struct json_object *args)
+{
+	(void)args;
+	return true; /* streams its notifications */
+}
+
+/* {"type": type, <k1>: v1, <k2>: v2} with string values. */
+static struct json_object *
+tools_item(const char *type, const char *k1, const char *v1, const char *k2,
+    const char *v2)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, k1, json_object_new_string(v1));
+	if (k2 != NULL)
+		json_object_object_add(o, k2, json_object_new_string(v2));
+	return o;
+}
+
+static struct json_object *
+tools_fixture_resource(void)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *r = tools_item("resource", "uri",
+	    "test://embedded-resource", "mimeType", "text/plain");
+
+	if (o == NULL || r == NULL) {
+		json_object_put(o);
+		json_object_put(r);
+		return NULL;
+	}
+	json_object_object_del(r, "type");
+	json_object_object_add(r, "text",
+	    json_object_new_string("This is an embedded resource content."));
+	json_object_object_add(o, "type", json_object_new_string("resource"));
+	json_object_object_add(o, "resource", r);
+	return o;
+}
+
+static berr
+tool_fixture(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	struct json_object *r, *content;
+	const char *name = ctx->tool_name != NULL ? ctx->tool_name : "";
+	bool is_error = false;
+	int i;
+
+	(void)args;
+	if ((r = json_object_new_object()) == NULL ||
+	    (content = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		return ERR_NOMEM;
+	}
+	json_object_object_add(r, "content", content);
+	if (!strcmp(name, "test_image_content") ||
+	    !strcmp(name, "test_multiple_content_types"))
+		json_object_array_add(content,
+		    tools_item("image", "data", tools_fixture_png, "mimeType",
+		        "image/png"));
+	if (!strcmp(name, "test_audio_content"))
+		json_object_array_add(content,
+		    tools_item("audio", "data", tools_fixture_wav, "mimeType",
+		        "audio/wav"));
+	if (!strcmp(name, "test_embedded_resource") ||
+	    !strcmp(name, "test_multiple_content_types"))
+		json_object_array_add(content, tools_fixture_resource());
+	if (!strcmp(name, "test_tool_with_logging"))
+		for (i = 1; i <= 3; i++) {
+			char msg[48];
+
+			snprintf(msg, sizeof(msg), "fixture log message %d", i);
+			tools_log(ctx, "info", msg);
+		}
+	if (!strcmp(name, "test_tool_with_progress"))
+		for (i = 1; i <= 3; i++)
+			tools_progress(ctx, (double)i, 3.0, NULL);
+	if (!strcmp(name, "test_error_handling")) {
+		is_error = true;
+		json_object_array_add(content,
+		    tools_item("text", "text",
+		        "This tool intentionally returns an error for testing",
+		        NULL, NULL));
+	} else if (strcmp(name, "test_image_content") != 0 &&
+	    strcmp(name, "test_audio_content") != 0 &&
+	    strcmp(name, "test_embedded_resource") != 0) {
+		json_object_array_add(content,
+		    tools_item("text", "text",
+		        "This is a simple text response for testing.", NULL,
+		        NULL));
+	}
+	json_object_object_add(r, "isError", json_object_new_boolean(is_error));
+	*result = r;
+	return OK;
 }
 
 /* ---------------------------------------------------------------------
@@ -718,11 +1058,27 @@ tools_check(struct json_object *schema, struct json_object *v, const char *path,
 	return OK;
 }
 
+/* tools_check_args() over a parsed schema (borrowed). */
+static berr
+tools_check_args_obj(struct json_object *schema, struct json_object *args,
+    char *why, size_t whylen)
+{
+	struct json_object *empty = NULL;
+	berr rc;
+
+	why[0] = '\0';
+	if (args == NULL && (args = empty = json_object_new_object()) == NULL)
+		return ERR_NOMEM;
+	rc = tools_check(schema, args, "arguments", 0, why, whylen);
+	json_object_put(empty);
+	return rc;
+}
+
 berr
 tools_check_args(
     const char *schema_json, struct json_object *args, char *why, size_t whylen)
 {
-	struct json_object *schema, *empty = NULL;
+	struct json_object *schema;
 	char scratch[2];
 	berr rc;
 
@@ -736,13 +1092,8 @@ tools_check_args(
 		    why, whylen, "arguments: the tool's schema is invalid");
 		return ERR_INVALID;
 	}
-	if (args == NULL && (args = empty = json_object_new_object()) == NULL) {
-		json_object_put(schema);
-		return ERR_NOMEM;
-	}
-	rc = tools_check(schema, args, "arguments", 0, why, whylen);
+	rc = tools_check_args_obj(schema, args, why, whylen);
 	json_object_put(schema);
-	json_object_put(empty);
 	return rc;
 }
 
@@ -751,14 +1102,35 @@ tools_check_args(
  */
 
 static const struct tool_def *
-tools_find(const char *name)
+tools_find(const struct config *cfg, const char *name)
 {
+	const struct tool_def *t;
 	size_t i;
 
-	for (i = 0; i < TOOLS_NBUILTIN; i++)
-		if (strcmp(tools_builtin[i].name, name) == 0)
-			return &tools_builtin[i];
+	for (i = 0; (t = tools_at(cfg, i)) != NULL; i++)
+		if (strcmp(t->name, name) == 0)
+			return t;
 	return NULL;
+}
+
+/* Runs t's handler with ctx naming t (struct tool_call_ctx tool_name). */
+static berr
+tools_run(const struct tool_call_ctx *ctx, const struct tool_def *t,
+    struct json_object *args, struct json_object **r)
+{
+	struct tool_call_ctx c = *ctx;
+
+	c.tool_name = t->name;
+	return t->fn(&c, args, r);
+}
+
+bool
+tools_call_waits(
+    const struct config *cfg, const char *name, struct json_object *args)
+{
+	const struct tool_def *t = name != NULL ? tools_find(cfg, name) : NULL;
+
+	return t != NULL && t->waits != NULL && t->waits(args);
 }
 
 static double
@@ -835,7 +1207,7 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 	berr rc = OK, arc;
 
 	*result = NULL;
-	if ((t = tools_find(name)) == NULL) {
+	if ((t = tools_find(ctx->cfg, name)) == NULL) {
 		snprintf(why, sizeof(why), "unknown tool: %.*s",
 		    TOOLS_NAME_ECHO, name);
 		error = "unknown tool";
@@ -845,13 +1217,17 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 	    !json_object_is_type(args, json_type_object)) {
 		snprintf(why, sizeof(why), "arguments: must be an object");
 		error = "invalid arguments";
-	} else if ((rc = tools_check_args(
-	                t->input_schema, args, why, sizeof(why))) != OK) {
+	} else if (tools_schema(t) == NULL) {
+		snprintf(why, sizeof(why),
+		    "arguments: the tool's schema is invalid");
+		error = "invalid schema";
+	} else if ((rc = tools_check_args_obj(
+	                tools_schema(t), args, why, sizeof(why))) != OK) {
 		if (rc == ERR_NOMEM)
 			goto out;
 		rc = OK;
 		error = "invalid arguments";
-	} else if ((rc = t->fn(ctx, args, &r)) != OK) {
+	} else if ((rc = tools_run(ctx, t, args, &r)) != OK) {
 		if (rc == ERR_NOMEM)
 			goto out;
 		/* What the client may learn: the kind, never the detail. */
@@ -876,6 +1252,11 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 		r = NULL;
 		snprintf(why, sizeof(why),
 		    "the call could not be recorded in the audit log");
+	}
+	if (t == NULL && arc == OK) {
+		/* Unknown: a protocol error for the caller (tools.h). */
+		rc = ERR_NOT_FOUND;
+		goto out;
 	}
 	if (r == NULL && (r = tools_result(why, NULL, true)) == NULL)
 		rc = ERR_NOMEM;

@@ -26,6 +26,31 @@ struct config;
 struct db;
 struct principal;
 
+/*
+ * How a tool that takes time talks to its caller while it works: the
+ * transport (mcp.c over an SSE response) fills it, a tool only calls
+ * tools_progress(), tools_log() and tools_cancelled(), which do nothing
+ * (or say "not cancelled") when there is no stream. Borrowed.
+ *
+ *   progress   a notifications/progress (when the request had a
+ *              progressToken); total <= 0 means unknown; message may be
+ *              NULL.
+ *   log        a notifications/message at level (an RFC 5424 name MCP
+ *              uses), sent only when the client asked for that level or
+ *              a lower one.
+ *   cancelled  true once the client has gone (its stream broke) or sent
+ *              notifications/cancelled for this request; also where
+ *              keep-alives are written, so a tool that waits must call it
+ *              at least every second or so.
+ */
+struct tool_stream {
+	void *arg;
+	void (*progress)(
+	    void *arg, double progress, double total, const char *message);
+	void (*log)(void *arg, const char *level, const char *message);
+	bool (*cancelled)(void *arg);
+};
+
 /* What a tool handler gets. Borrowed. */
 struct tool_call_ctx {
 	const struct config *cfg;
@@ -34,6 +59,8 @@ struct tool_call_ctx {
 	const char *environment;
 	const char *request_id;
 	const char *client_ip;
+	const struct tool_stream *stream; /* NULL: a plain JSON answer */
+	const char *tool_name; /* set by tools_call() for the handler */
 };
 
 /*
@@ -45,6 +72,13 @@ struct tool_call_ctx {
 typedef berr (*tool_fn)(const struct tool_call_ctx *ctx,
     struct json_object *args, struct json_object **result);
 
+/*
+ * Does a call with these (schema-checked or not) arguments possibly take
+ * long (wait for something)? Such calls take a streaming slot and are
+ * answered on an SSE stream when the client accepts one. NULL: never.
+ */
+typedef bool (*tool_waits_fn)(struct json_object *args);
+
 struct tool_def {
 	const char *name;
 	const char *title;
@@ -52,6 +86,7 @@ struct tool_def {
 	const char *input_schema; /* JSON text of a JSON Schema object */
 	enum perm perm;
 	tool_fn fn;
+	tool_waits_fn waits;
 };
 
 /*
@@ -66,14 +101,33 @@ berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
     __attribute__((warn_unused_result));
 
 /*
- * Calls tool name with args (a JSON object, may be NULL = {}). Always sets
- * *result to a CallToolResult (isError true for an unknown or forbidden tool,
- * arguments that do not match the schema, or a failing handler) and
- * audits the call. Returns OK, or ERR_NOMEM.
+ * Calls tool name with args (a JSON object, may be NULL = {}) and audits
+ * the call. Returns OK with *result a CallToolResult (isError true for a
+ * forbidden tool, arguments that do not match the schema, a failing
+ * handler, or a call that could not be audited); ERR_NOT_FOUND with
+ * *result NULL for a tool that does not exist (the caller answers the
+ * JSON-RPC error -32602 the specification asks for; the attempt is
+ * audited); or ERR_NOMEM.
  */
 berr tools_call(const struct tool_call_ctx *ctx, const char *name,
     struct json_object *args, struct json_object **result)
     __attribute__((warn_unused_result));
+
+/*
+ * True when calling tool name (as cfg's registry has it) with args may
+ * take long or streams (tool_waits_fn); false for unknown tools and quick
+ * calls. Never touches the database.
+ */
+bool tools_call_waits(
+    const struct config *cfg, const char *name, struct json_object *args);
+
+/* The streaming calls a tool makes; see struct tool_stream. Safe with
+ * ctx->stream NULL. message is copied by the time they return. */
+void tools_progress(const struct tool_call_ctx *ctx, double progress,
+    double total, const char *message);
+void tools_log(
+    const struct tool_call_ctx *ctx, const char *level, const char *message);
+bool tools_cancelled(const struct tool_call_ctx *ctx);
 
 /*
  * Checks args against a JSON Schema object (the subset Berth's schemas use:

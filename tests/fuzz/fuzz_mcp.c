@@ -61,17 +61,77 @@ fz_remove(void *arg, const struct principal *p, const char *id)
 	return strcmp(id, FUZZ_SID) == 0 ? OK : ERR_NOT_FOUND;
 }
 
+/* Cancel markers: remembered for nothing, found for one request key. */
+static berr
+fz_cancel(void *arg, const char *id, const char *key)
+{
+	(void)arg;
+	(void)id;
+	(void)key;
+	return OK;
+}
+
+static berr
+fz_cancelled(void *arg, const char *id, const char *key, bool *yes)
+{
+	(void)arg;
+	(void)id;
+	*yes = strcmp(key, "\"cancel-me\"") == 0;
+	return OK;
+}
+
+/* A stream that takes every event and discards it; every other acquire
+ * is refused, so both the cap and the stream paths run. */
+static bool
+fz_acquire(void *arg)
+{
+	static unsigned n;
+
+	(void)arg;
+	return (n++ & 1) == 0;
+}
+
+static void
+fz_release(void *arg)
+{
+	(void)arg;
+}
+
+static berr
+fz_open(void *arg)
+{
+	(void)arg;
+	return OK;
+}
+
+static berr
+fz_event(void *arg, const char *json, size_t len)
+{
+	(void)arg;
+	(void)json;
+	return len > 0 ? OK : ERR_IO;
+}
+
+static berr
+fz_comment(void *arg)
+{
+	(void)arg;
+	return OK;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct config *cfg;
 	static struct db *db;
 	static const struct mcp_store store = { NULL, fz_create, fz_load,
-		fz_level, fz_remove };
+		fz_level, fz_remove, fz_cancel, fz_cancelled };
+	static const struct mcp_stream_ops ops = { NULL, fz_acquire, fz_release,
+		fz_open, fz_event, fz_comment };
 	struct mcp_request rq = { 0 };
 	struct mcp_response rs = { 0 };
 	struct principal p = { 0 };
-	struct mcp_ctx ctx;
+	struct mcp_ctx ctx = { 0 };
 	char *body;
 
 	log_set_level(LOG_LVL_ERROR);
@@ -97,7 +157,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	rq.http_method = (data[0] & 0x20) ? "DELETE" : "POST";
 	rq.content_type = "application/json";
-	rq.accept = "application/json, text/event-stream";
+	/* 0x40: an Accept without SSE (406); 0x80: a streaming transport. */
+	rq.accept = (data[0] & 0x40) ? "application/json"
+	                             : "application/json, text/event-stream";
 	rq.body = body;
 	rq.body_len = size - 1;
 	rq.client_ip = "127.0.0.1";
@@ -121,6 +183,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ctx.db = db;
 	ctx.store = &store;
 	ctx.environment = "development";
+	ctx.stream = (data[0] & 0x80) ? &ops : NULL;
+	ctx.keepalive_ms = 1;
 	if (mcp_handle(&ctx, &p, &rq, &rs) == OK && rs.status == 0)
 		abort(); /* every answer has a status */
 	mcp_response_free(&rs);

@@ -348,8 +348,12 @@ for s in ss:
 ')
 B_FCGI_PORT=${B_PORTS[0]} B_NGINX_PORT=${B_PORTS[1]}
 URL_B=http://127.0.0.1:$B_NGINX_PORT/mcp
-# The stack's config, plus both front ends as allowed hosts.
+# The stack's config, with both nginx front ends as the allowed hosts (the
+# stack's own allowed_hosts list, naming nginx A and Apache, is replaced).
 awk -v a="$HOST_A" -v b="127.0.0.1:$B_NGINX_PORT" '
+	skip && /^    - / { next }
+	{ skip = 0 }
+	/^  allowed_hosts:/ { skip = 1; next }
 	{ print }
 	/^  public_url:/ { print "  allowed_hosts:"; print "    - \"" a "\""; print "    - \"" b "\"" }
 ' "$BERTH_CONFIG" >"$B_DIR/config.yaml"

@@ -26,7 +26,7 @@
  * Fake session store.
  */
 
-#define FAKE_MAX 16
+#define FAKE_MAX 64
 
 struct fake_sess {
 	bool used;
@@ -117,8 +117,83 @@ fake_remove(void *arg, const struct principal *p, const char *id)
 	return OK;
 }
 
+static berr
+fake_cancel(void *arg, const char *id, const char *key)
+{
+	(void)arg;
+	(void)id;
+	(void)key;
+	return OK;
+}
+
+/* Only request id "cancel-me" is ever cancelled. */
+static berr
+fake_cancelled(void *arg, const char *id, const char *key, bool *yes)
+{
+	(void)arg;
+	(void)id;
+	*yes = strcmp(key, "\"cancel-me\"") == 0;
+	return OK;
+}
+
 static const struct mcp_store fake_store = { NULL, fake_create, fake_load,
-	fake_level, fake_remove };
+	fake_level, fake_remove, fake_cancel, fake_cancelled };
+
+/* A streaming transport that records what it was given. */
+static struct {
+	int slots; /* free slots */
+	bool opened;
+	int events, comments;
+	char text[8192];
+} fake_sse;
+
+static bool
+fake_acquire(void *arg)
+{
+	(void)arg;
+	if (fake_sse.slots == 0)
+		return false;
+	fake_sse.slots--;
+	return true;
+}
+
+static void
+fake_release(void *arg)
+{
+	(void)arg;
+	fake_sse.slots++;
+}
+
+static berr
+fake_open(void *arg)
+{
+	(void)arg;
+	fake_sse.opened = true;
+	return OK;
+}
+
+static berr
+fake_event(void *arg, const char *json, size_t len)
+{
+	size_t have = strlen(fake_sse.text);
+
+	(void)arg;
+	fake_sse.events++;
+	snprintf(fake_sse.text + have, sizeof(fake_sse.text) - have, "%.*s\n",
+	    (int)len, json);
+	return OK;
+}
+
+static berr
+fake_comment(void *arg)
+{
+	(void)arg;
+	fake_sse.comments++;
+	return OK;
+}
+
+static const struct mcp_stream_ops fake_ops = { NULL, fake_acquire,
+	fake_release, fake_open, fake_event, fake_comment };
 
 /* ---------------------------------------------------------------------
  * Fixtures.
@@ -164,6 +239,8 @@ struct req {
 	const char *mcp_name;
 	const char *ctype; /* default application/json */
 	bool no_ctype;
+	const char *accept; /* default both */
+	bool no_accept;
 };
 
 static struct ans
@@ -177,7 +254,9 @@ call_as(const struct principal *p, const struct req *r, const char *body)
 	rq.content_type = r->no_ctype ? NULL
 	    : r->ctype != NULL        ? r->ctype
 	                              : "application/json";
-	rq.accept = "application/json, text/event-stream";
+	rq.accept = r->no_accept ? NULL
+	    : r->accept != NULL  ? r->accept
+	                         : "application/json, text/event-stream";
 	rq.protocol_version = r->version;
 	rq.session_id = r->session;
 	rq.mcp_method = r->mcp_method;
@@ -1035,12 +1114,15 @@ test_tools_call(void)
 	CU_ASSERT_STRING_EQUAL(
 	    at_str(a.j, "result.content.0.text"), "arguments.run_id: required");
 	ans_free(&a);
-	/* Unknown tool: an isError result. */
+	/* Unknown tool: the protocol error -32602 every era's tools page
+	 * shows ("Unknown tool: NAME"), still audited. */
 	a = call(&r,
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\","
 	    "\"params\":{\"name\":\"no_such_tool\"}}");
 	CU_ASSERT_EQUAL(a.rs.status, 200);
-	CU_ASSERT_TRUE(json_object_get_boolean(at(a.j, "result.isError")));
+	CU_ASSERT_EQUAL(json_object_get_int(at(a.j, "error.code")), -32602);
+	CU_ASSERT_STRING_EQUAL(
+	    at_str(a.j, "error.message"), "Unknown tool: no_such_tool");
 	ans_free(&a);
 	CU_ASSERT_EQUAL(audit_count("tool:no_such_tool", "false"), 1);
 	/* Forbidden: a viewer may not call. */
@@ -1065,6 +1147,136 @@ test_tools_call(void)
 			CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 0, 0), "0");
 		PQclear(res);
 	}
+}
+
+static void
+test_accept(void)
+{
+	static const struct {
+		const char *accept;
+		int status;
+	} cases[] = {
+		{ "application/json", 406 },
+		{ "text/event-stream", 406 },
+		{ "application/json;q=0, text/event-stream", 406 },
+		{ "application/json, text/event-stream; q=0.000", 406 },
+		{ "application/jsonx, text/event-streams", 406 },
+		{ "", 406 },
+		{ ",,,;;;", 406 },
+		{ "application/json, text/event-stream", 200 },
+		{ "*/*", 200 },
+		{ "application/*, text/*", 200 },
+		{ "text/event-stream;q=0.1, application/json;q=0.9", 200 },
+		{ "Application/JSON,Text/Event-Stream", 200 },
+		{ "application/json;q=0.5;foo=bar, text/event-stream", 200 },
+	};
+	struct req r = { 0 };
+	struct ans a;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r.accept = cases[i].accept;
+		a = call(&r,
+		    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":"
+		    "\"initialize\",\"params\":{\"protocolVersion\":"
+		    "\"2025-11-25\"}}");
+		CU_ASSERT_EQUAL(a.rs.status, cases[i].status);
+		if (a.rs.status != cases[i].status)
+			fprintf(stderr, "Accept '%s': %d\n", cases[i].accept,
+			    a.rs.status);
+		if (cases[i].status == 406)
+			CU_ASSERT_EQUAL(
+			    json_object_get_int(at(a.j, "error.code")), -32000);
+		ans_free(&a);
+	}
+	/* No Accept at all: anything is acceptable (RFC 9110). */
+	r.accept = NULL;
+	r.no_accept = true;
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+	    "\"params\":{\"protocolVersion\":\"2025-11-25\"}}");
+	CU_ASSERT_EQUAL(a.rs.status, 200);
+	ans_free(&a);
+}
+
+/* A long get_run on a streaming transport: events, then the answer. */
+static void
+test_streaming(void)
+{
+	struct req r = { 0 };
+	struct ans a;
+	char sid[129], body[512];
+	PGresult *res = NULL;
+	const char *run;
+
+	CU_ASSERT_EQUAL_FATAL(db_exec_sql(test_db,
+	                          "INSERT INTO runs (agent_name, environment, "
+	                          "status, source, started_at, claimed_by) "
+	                          "VALUES ('s', 'default', 'running', "
+	                          "'cli', now(), 'x') RETURNING id",
+	                          0, NULL, &res),
+	    OK);
+	run = PQgetvalue(res, 0, 0);
+	init_session(&dev, "2025-11-25", sid, sizeof(sid));
+	r.session = sid;
+	r.version = "2025-11-25";
+	test_ctx.stream = &fake_ops;
+	test_ctx.keepalive_ms = 100;
+	memset(&fake_sse, 0, sizeof(fake_sse));
+	fake_sse.slots = 1;
+	snprintf(body, sizeof(body),
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\","
+	    "\"params\":{\"name\":\"get_run\",\"arguments\":{\"run_id\":%s,"
+	    "\"wait_seconds\":1},\"_meta\":{\"progressToken\":\"pt\"}}}",
+	    run);
+	a = call(&r, body);
+	CU_ASSERT_TRUE(a.rs.streamed);
+	CU_ASSERT_PTR_NULL(a.rs.body);
+	CU_ASSERT_TRUE(fake_sse.opened);
+	CU_ASSERT_EQUAL(fake_sse.slots, 1); /* given back */
+	CU_ASSERT_PTR_NOT_NULL(strstr(fake_sse.text,
+	    "\"method\":\"notifications/progress\",\"params\":{"
+	    "\"progressToken\":\"pt\""));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(fake_sse.text, "\"method\":\"notifications/message\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(fake_sse.text, "\"id\":5,\"result\""));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(fake_sse.text, "\"wait_timed_out\":true"));
+	CU_ASSERT_TRUE(fake_sse.comments >= 1);
+	if (fake_sse.comments < 1)
+		fprintf(stderr, "stream: %s\n", fake_sse.text);
+	ans_free(&a);
+	/* At the cap: 503. */
+	fake_sse.slots = 0;
+	a = call(&r, body);
+	CU_ASSERT_EQUAL(a.rs.status, 503);
+	CU_ASSERT_EQUAL(json_object_get_int(at(a.j, "error.code")), -32000);
+	ans_free(&a);
+	/* Cancelled (the store has a marker for "cancel-me"): no answer. */
+	fake_sse.slots = 1;
+	fake_sse.text[0] = '\0';
+	snprintf(body, sizeof(body),
+	    "{\"jsonrpc\":\"2.0\",\"id\":\"cancel-me\",\"method\":"
+	    "\"tools/call\",\"params\":{\"name\":\"get_run\",\"arguments\":"
+	    "{\"run_id\":%s,\"wait_seconds\":30}}}",
+	    run);
+	a = call(&r, body);
+	CU_ASSERT_TRUE(a.rs.streamed);
+	CU_ASSERT_PTR_NULL(strstr(fake_sse.text, "\"result\""));
+	ans_free(&a);
+	/* A bad progress token: -32602, nothing opened. */
+	fake_sse.opened = false;
+	snprintf(body, sizeof(body),
+	    "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\","
+	    "\"params\":{\"name\":\"get_run\",\"arguments\":{\"run_id\":%s,"
+	    "\"wait_seconds\":1},\"_meta\":{\"progressToken\":1.5}}}",
+	    run);
+	a = call(&r, body);
+	CU_ASSERT_EQUAL(json_object_get_int(at(a.j, "error.code")), -32602);
+	CU_ASSERT_FALSE(fake_sse.opened);
+	ans_free(&a);
+	test_ctx.stream = NULL;
+	PQclear(res);
 }
 
 static void
@@ -1184,6 +1396,8 @@ main(void)
 	CU_add_test(s, "tools_list pages", test_tools_list_pages);
 	CU_add_test(s, "tools/call", test_tools_call);
 	CU_add_test(s, "tools_check_args", test_check_args);
+	CU_add_test(s, "accept", test_accept);
+	CU_add_test(s, "streaming", test_streaming);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
