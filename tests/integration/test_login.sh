@@ -213,6 +213,14 @@ assert_eq "$(jpath "$BODY" auth_method)" session "whoami auth_method"
 assert_eq "$(jpath "$BODY" user.username)" dave "whoami user"
 assert_eq "$(jpath "$BODY" roles)" '{"*": "admin"}' "whoami roles"
 
+INIT_BODY='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
+req POST /mcp -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	-H "Authorization: Bearer $DAVE_TOKEN" --data "$INIT_BODY"
+assert_eq "$STATUS" 200 "POST /mcp initialize with a session token: $(one_line "$BODY")"
+assert_contains "$BODY" protocolVersion "initialize result"
+[[ -n $(header mcp-session-id) ]] || fail "initialize with a session token: no Mcp-Session-Id"
+pass "POST /mcp initialize with dave's session token -> 200 with an Mcp-Session-Id"
+
 req GET /auth/status -H "Authorization: Bearer $DAVE_TOKEN"
 expect "status with dave's token" 200
 assert_eq "$(jpath "$BODY" valid)" true "status valid"
