@@ -262,19 +262,23 @@ cmd_proxy(int argc, char **argv, const char *config_path)
 	const char *env = getenv("BERTH_PROXY_RETRY_SECONDS");
 	size_t cap = 0;
 	ssize_t n;
-	berr rc;
 
 	(void)config_path;
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
 		fprintf(stderr, "usage: berth proxy [SERVER]\n");
 		return 2;
 	}
-	if (env != NULL && atoi(env) > 0)
-		p.retry_seconds = atoi(env);
+	if (env != NULL) {
+		char *end;
+		long v = strtol(env, &end, 10);
+
+		if (*end == '\0' && v > 0 && v <= 3600)
+			p.retry_seconds = (int)v;
+	}
 	if (cmd_session_resolve("proxy", argc == 2 ? argv[1] : NULL, server,
 	        sizeof(server)) != 0)
 		return 1;
-	if ((rc = tokenstore_load(server, &p.token)) != OK) {
+	if (tokenstore_load(server, &p.token) != OK) {
 		fprintf(stderr,
 		    "berth proxy: no session for %s: run berth login %s\n",
 		    server, server);

@@ -107,9 +107,8 @@ cmd_session_resolve(const char *who, const char *arg, char *url, size_t size)
 	struct tokenstore_entry *v = NULL;
 	char why[1400];
 	size_t n = 0;
-	berr rc;
 
-	if ((rc = mcpconfig_resolve(arg, url, size, why, sizeof(why))) == OK)
+	if (mcpconfig_resolve(arg, url, size, why, sizeof(why)) == OK)
 		return 0;
 	if (arg == NULL && tokenstore_list(&v, &n) == OK && n == 1) {
 		snprintf(url, size, "%s", v[0].server);
@@ -152,8 +151,8 @@ cmd_login(int argc, char **argv, const char *config_path)
 			return 2;
 		}
 	}
-	if ((rc = mcpconfig_resolve(
-	         server, url, sizeof(url), why, sizeof(why))) != OK) {
+	if (mcpconfig_resolve(server, url, sizeof(url), why, sizeof(why)) !=
+	    OK) {
 		fprintf(stderr, "berth login: %s\n", why);
 		return 1;
 	}

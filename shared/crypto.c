@@ -229,7 +229,7 @@ crypto_seal(const struct crypto_key *k, const unsigned char *pt, size_t len,
 		goto out;
 	if (EVP_EncryptUpdate(ctx, out, &n, pt, (int)len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, out + n, &fin) != 1 ||
-	    (size_t)(n + fin) != len ||
+	    (size_t)n + (size_t)fin != len ||
 	    EVP_CIPHER_CTX_ctrl(
 	        ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, out + len) != 1)
 		goto out;
@@ -282,7 +282,7 @@ crypto_open(const struct crypto_key *k, const char *key_id,
 		rc = ERR_DENIED;
 		goto out;
 	}
-	if ((size_t)(n + fin) != len)
+	if ((size_t)n + (size_t)fin != len)
 		goto out;
 	out[len] = '\0';
 	*pt = out;

@@ -79,22 +79,36 @@ session_hex(const unsigned char *p, size_t n)
 	return h;
 }
 
+/* The value of one hex digit, or -1. */
+static int
+session_xdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Decodes hex (even length) into a malloc'ed buffer; NULL when bad. */
 static unsigned char *
 session_unhex(const char *h, size_t *n)
 {
 	size_t len = strlen(h), i;
 	unsigned char *p;
-	unsigned int v;
+	int hi, lo;
 
 	if (len % 2 != 0 || (p = malloc(len / 2 + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < len / 2; i++) {
-		if (sscanf(h + 2 * i, "%2x", &v) != 1) {
+		if ((hi = session_xdigit(h[2 * i])) < 0 ||
+		    (lo = session_xdigit(h[2 * i + 1])) < 0) {
 			free(p);
 			return NULL;
 		}
-		p[i] = (unsigned char)v;
+		p[i] = (unsigned char)(hi * 16 + lo);
 	}
 	*n = len / 2;
 	return p;
