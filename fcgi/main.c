@@ -30,6 +30,7 @@
 #include "router.h"
 #include "server.h"
 #include "upstream.h"
+#include "upstream_tools.h"
 
 static const struct config *main_cfg;
 /* The master key (crypto.h), loaded before the workers fork; NULL when
@@ -125,13 +126,36 @@ main_load_key(const struct config *cfg)
 		log_info("encryption key %s loaded", main_key_store.id);
 		return 0;
 	}
-	if (rc == ERR_NOT_FOUND && !upstream_configured(cfg))
+	if (rc == ERR_NOT_FOUND && !upstream_configured(cfg) &&
+	    cfg->upstream.tools_file[0] == '\0')
 		return 0;
 	log_error("not starting: %s%s", why ? why : err_str(rc),
 	    rc == ERR_NOT_FOUND ? " (upstream.base_url is set: users' "
 	                          "upstream keys are stored encrypted)"
 	                        : "");
 	return -1;
+}
+
+/* Loads upstream.tools_file (needs an upstream and the key). 0 or -1. */
+static int
+main_load_tools(const struct config *cfg)
+{
+	char why[512];
+
+	if (cfg->upstream.tools_file[0] == '\0')
+		return 0;
+	if (!upstream_configured(cfg) || main_key == NULL) {
+		log_error("not starting: upstream.tools_file needs "
+		          "upstream.base_url and an encryption key");
+		return -1;
+	}
+	if (upstream_tools_load(
+	        cfg->upstream.tools_file, main_key, why, sizeof(why)) != OK) {
+		log_error("not starting: upstream tools: %s", why);
+		return -1;
+	}
+	log_info("upstream tools loaded from %s", cfg->upstream.tools_file);
+	return 0;
 }
 
 /* Writes our pid to path, created 0644 and replaced atomically. */
@@ -248,7 +272,7 @@ main(int argc, char **argv)
 	if (cfg->debug)
 		log_set_level(LOG_LVL_DEBUG);
 	main_cfg = cfg;
-	if (main_load_key(cfg) != 0) {
+	if (main_load_key(cfg) != 0 || main_load_tools(cfg) != 0) {
 		config_free(cfg);
 		return 1;
 	}
@@ -279,6 +303,7 @@ main(int argc, char **argv)
 		(void)unlink(pidfile);
 	if (listen != NULL && strncmp(listen, "unix:", 5) == 0)
 		(void)unlink(listen + 5);
+	upstream_tools_free();
 	crypto_key_wipe(&main_key_store);
 	curl_global_cleanup();
 	config_free(cfg);

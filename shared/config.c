@@ -843,6 +843,7 @@ static const struct ckey config_keys[] = {
 	    NULL, CF_RELOAD, check_header),
 	K_INT("upstream.timeout", upstream.timeout, "10", 1, 300, NULL,
 	    CF_RELOAD),
+	K_STR("upstream.tools_file", upstream.tools_file, "", NULL, 0, NULL),
 	K_STR("encryption.key_file", encryption.key_file, "", NULL, 0, NULL),
 	K_STR("agents_dir", agents_dir, "", NULL, 0, check_dir),
 	K_LIST("environments", environments, "development,staging,production",

@@ -106,6 +106,7 @@ struct config {
 		char *api_key_field;  /* dotted path into the JSON response */
 		char *api_key_header; /* header that carries the key upstream */
 		int timeout;          /* seconds */
+		char *tools_file; /* YAML of upstream tools (upstream_tools.h) */
 	} upstream;
 	struct {
 		/* 0600 file with the base64 master key (crypto.h); "" = only

@@ -93,6 +93,31 @@ static const struct tool_def tools_builtin[] = {
 
 #define TOOLS_NBUILTIN (sizeof(tools_builtin) / sizeof(tools_builtin[0]))
 
+/* issue 5: a provider's tools (upstream tools), after the built-in ones. */
+static const struct tool_def *tools_extra;
+static size_t tools_nextra;
+
+void
+tools_set_provider(const struct tool_def *defs, size_t n)
+{
+	tools_extra = defs;
+	tools_nextra = defs != NULL ? n : 0;
+}
+
+/* Every tool, built-in first: index i of tools_count(). */
+static size_t
+tools_count(void)
+{
+	return TOOLS_NBUILTIN + tools_nextra;
+}
+
+static const struct tool_def *
+tools_at(size_t i)
+{
+	return i < TOOLS_NBUILTIN ? &tools_builtin[i]
+	                          : &tools_extra[i - TOOLS_NBUILTIN];
+}
+
 /* May ctx's principal call t (tools.call + t's permission)? why on refusal. */
 static berr
 tools_may_call(const struct tool_call_ctx *ctx, const struct tool_def *t,
@@ -241,8 +266,8 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; i < TOOLS_NBUILTIN; i++) {
-		if (!tools_visible(ctx, &tools_builtin[i]))
+	for (i = 0; i < tools_count(); i++) {
+		if (!tools_visible(ctx, tools_at(i)))
 			continue;
 		if (seen++ < offset)
 			continue;
@@ -254,7 +279,7 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 			}
 			break;
 		}
-		if ((o = tools_describe(&tools_builtin[i])) == NULL) {
+		if ((o = tools_describe(tools_at(i))) == NULL) {
 			rc = ERR_INTERNAL;
 			goto out;
 		}
@@ -383,8 +408,8 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 		json_object_object_add(link, "state",
 		    json_object_new_string(up ? "connected" : "not connected"));
 	}
-	for (i = 0; i < TOOLS_NBUILTIN; i++)
-		if (tools_visible(ctx, &tools_builtin[i]))
+	for (i = 0; i < tools_count(); i++)
+		if (tools_visible(ctx, tools_at(i)))
 			ntools++;
 	json_object_object_add(st, "lighthouse", link);
 	link = NULL;
@@ -755,9 +780,9 @@ tools_find(const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < TOOLS_NBUILTIN; i++)
-		if (strcmp(tools_builtin[i].name, name) == 0)
-			return &tools_builtin[i];
+	for (i = 0; i < tools_count(); i++)
+		if (strcmp(tools_at(i)->name, name) == 0)
+			return tools_at(i);
 	return NULL;
 }
 
@@ -822,6 +847,17 @@ tools_audit(const struct tool_call_ctx *ctx, const char *name,
 	return rc;
 }
 
+/* Runs t's handler with ctx->tool set to t. */
+static berr
+tools_run(const struct tool_call_ctx *ctx, const struct tool_def *t,
+    struct json_object *args, struct json_object **r)
+{
+	struct tool_call_ctx c = *ctx;
+
+	c.tool = t;
+	return t->fn(&c, args, r);
+}
+
 berr
 tools_call(const struct tool_call_ctx *ctx, const char *name,
     struct json_object *args, struct json_object **result)
@@ -851,7 +887,7 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 			goto out;
 		rc = OK;
 		error = "invalid arguments";
-	} else if ((rc = t->fn(ctx, args, &r)) != OK) {
+	} else if ((rc = tools_run(ctx, t, args, &r)) != OK) {
 		if (rc == ERR_NOMEM)
 			goto out;
 		/* What the client may learn: the kind, never the detail. */

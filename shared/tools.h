@@ -34,6 +34,9 @@ struct tool_call_ctx {
 	const char *environment;
 	const char *request_id;
 	const char *client_ip;
+	/* The tool being called: set by tools_call() for the handler (one
+	 * handler may serve several tools, e.g. upstream tools). */
+	const struct tool_def *tool;
 };
 
 /*
@@ -74,6 +77,13 @@ berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
 berr tools_call(const struct tool_call_ctx *ctx, const char *name,
     struct json_object *args, struct json_object **result)
     __attribute__((warn_unused_result));
+
+/*
+ * issue 5: registers n more tools (upstream tools, upstream_tools.h),
+ * listed and callable after the built-in ones. defs must outlive every
+ * call; call once at start-up, before any request (not thread-safe).
+ */
+void tools_set_provider(const struct tool_def *defs, size_t n);
 
 /*
  * Checks args against a JSON Schema object (the subset Berth's schemas use:

@@ -5,8 +5,8 @@ for tests/integration/test_login.sh.
     fake-upstream.py PORT RECORD_FILE
 
 POST /api/auth {"username","password"} -> 200 {"api_key": KEY} for the
-users below, 401 otherwise. GET /api/me with X-API-Key -> 200 {"user"}
-or 401. Every request is recorded as one JSON line in RECORD_FILE: method,
+users below, 401 otherwise. GET /api/me and GET /api/echo/... with X-API-Key -> 200 {"user",
+"path"} or 401. Every request is recorded as one JSON line in RECORD_FILE: method,
 path, the X-API-Key and Authorization headers it carried, and the body.
 POST /_mode {"mode": M} switches how /api/auth answers: normal, slow
 (sleeps 5 s), html (200 with an HTML page), huge (200 with a 10 MB body),
@@ -91,11 +91,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         self._record(b"")
-        if self.path.startswith("/api/me"):
+        if self.path.startswith("/api/me") or self.path.startswith("/api/echo/"):
             user = KEYS.get(self.headers.get("X-API-Key") or "")
             if user is None:
                 return self._send(401, {"error": "bad key"})
-            return self._send(200, {"user": user})
+            return self._send(200, {"user": user, "path": self.path})
         return self._send(404, {"error": "not found"})
 
 

@@ -14,9 +14,11 @@
 #     last_used_at is written at most once a minute;
 #   * upstream down, slow (504), HTML, 10 MB, no key, 500: a clear error
 #     and nothing stored;
-#   * two users, two keys, each sealed for its owner (a ciphertext copied
-#     to the other user's row does not open: checked by crypto unit tests;
-#     here: distinct IVs and ciphertexts, no plaintext in a pg_dump);
+#   * two users, two keys, each sealed for its owner: distinct IVs and
+#     ciphertexts, no plaintext in a pg_dump; upstream tools on /mcp
+#     (YAML-declared) reach the upstream with the caller's own key, never
+#     the bearer token; a user without a key gets isError telling them to
+#     `berth login`; alice's sealed key copied into bob's row does not open;
 #   * berth-fcgi refuses to start with an upstream and no or a bad key.
 
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
@@ -83,11 +85,32 @@ upstream:
   name: touchstone
   base_url: "http://127.0.0.1:$UP_PORT"
   timeout: 2
+  tools_file: "$WORK/tools.yaml"
 auth:
   lockout_failures: 3
   lockout_address_failures: 1000
   lockout_window: 10
   default_role: developer
+YAML
+cat >"$WORK/tools.yaml" <<'YAML'
+tools:
+  - name: upstream_me
+    description: Who the upstream thinks you are.
+    method: GET
+    path: /api/me
+    input_schema: {type: object, properties: {}, additionalProperties: false}
+  - name: upstream_echo
+    title: Echo through the upstream
+    description: Sends a word through the upstream's echo path.
+    path: /api/echo/{word}
+    input_schema:
+      type: object
+      properties:
+        word: {type: string, maxLength: 50}
+        n: {type: integer, minimum: 1, maximum: 10}
+      required: [word]
+      additionalProperties: false
+    query: [n]
 YAML
 
 stack_up --config-extra "$WORK/extra.yaml"
@@ -288,6 +311,70 @@ req GET /auth/status -H "Authorization: Bearer $ALICE_TOKEN"
 expect "status with alice's session" 200
 assert_eq "$(jpath "$BODY" upstream_key_stored)" true "alice upstream_key_stored"
 assert_eq "$(jpath "$BODY" upstream)" touchstone "alice upstream"
+
+# --- upstream tools on /mcp, each with the caller's own key ---------------------------
+
+# mcp_tool TOKEN TOOL ARGS_JSON: initialize, initialized, tools/call;
+# prints the CallToolResult as JSON.
+mcp_tool() {
+	local tok=$1 tool=$2 args=$3 sid
+	local hdrs=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -H "Authorization: Bearer $tok")
+	req POST /mcp "${hdrs[@]}" --data "$INIT_BODY"
+	[[ $STATUS == 200 ]] || fail "initialize for $tool -> $STATUS $(one_line "$BODY")"
+	sid=$(header mcp-session-id)
+	req POST /mcp "${hdrs[@]}" -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-11-25' \
+		--data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	req POST /mcp "${hdrs[@]}" -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-11-25' \
+		--data "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"$tool\",\"arguments\":$args}}"
+	[[ $STATUS == 200 ]] || fail "tools/call $tool -> $STATUS $(one_line "$BODY")"
+	"$LIB_PY" -c '
+import json, sys
+b = sys.argv[1]
+if b.lstrip().startswith("{"):
+    m = json.loads(b)
+else:
+    m = json.loads("\n".join(l[5:].strip() for l in b.splitlines() if l.startswith("data:")))
+print(json.dumps(m.get("result", m), sort_keys=True))
+' "$BODY"
+}
+
+cp "$UP_LOG" "$UP_LOG.before"
+r=$(mcp_tool "$ALICE_TOKEN" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" isError)" false "alice upstream_me isError: $r"
+assert_eq "$(jpath "$r" structuredContent.user)" alice "alice upstream_me user"
+r=$(mcp_tool "$BOB_TOKEN" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" structuredContent.user)" bob "bob upstream_me user"
+r=$(mcp_tool "$ALICE_TOKEN" upstream_echo '{"word":"a b/c","n":3}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" structuredContent.path)" "/api/echo/a%20b%2Fc?n=3" "echo path and query"
+keys=$({ diff "$UP_LOG.before" "$UP_LOG" || true; } | sed -n 's/^> //p' | "$LIB_PY" -c '
+import json, sys
+print(" ".join("%s=%s" % (json.loads(l)["path"].split("?")[0], json.loads(l)["x_api_key"]) for l in sys.stdin))')
+assert_eq "$keys" "/api/me=tsk-alice-7f3a9c1e5b2d4a6f8e0c /api/me=tsk-bob-0d9e8c7b6a5f4e3d2c1b /api/echo/a%20b%2Fc=tsk-alice-7f3a9c1e5b2d4a6f8e0c" "keys the upstream received"
+pass "upstream tools: alice's calls reached the upstream with alice's key, bob's with bob's ($keys)"
+grep -q '"authorization": "Bearer' "$UP_LOG" && fail "a bearer token reached the upstream"
+r=$(mcp_tool "$ALICE_TOKEN" upstream_echo '{"n":3}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" isError)" true "echo without word"
+r=$(mcp_tool "$DAVE_TOKEN" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" isError)" true "dave (no upstream key) isError"
+assert_contains "$r" "berth login" "dave's isError tells him to log in"
+pass "a user without an upstream key gets isError: $(jpath "$r" content)"
+akey=$("$BERTH_BIN" apikey create alice --name tools 2>/dev/null) || fail "berth apikey create alice"
+r=$(mcp_tool "$akey" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" structuredContent.user)" alice "alice via her API key: her newest session's key"
+pass "alice's API key uses the upstream key of her newest session"
+
+# A sealed key copied into another user's row does not open (the
+# additional data binds it to alice): bob's call fails, nothing is sent.
+a_sid=$(sql "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'alice' ORDER BY s.id DESC LIMIT 1")
+b_sid=$(sql "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'bob' ORDER BY s.id DESC LIMIT 1")
+sql "UPDATE sessions SET upstream_key_iv = decode('00000000000000000000ffff', 'hex') WHERE id = :'a'" "a=$a_sid"
+sql "UPDATE sessions SET upstream_key_ciphertext = decode(:'ct', 'hex'), upstream_key_iv = decode(:'iv', 'hex') WHERE id = :'b'" "b=$b_sid" "ct=$a_ct" "iv=$a_iv"
+cp "$UP_LOG" "$UP_LOG.before"
+r=$(mcp_tool "$BOB_TOKEN" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" isError)" true "bob with alice's sealed key: isError"
+assert_contains "$r" "cannot be read" "bob with alice's sealed key: message"
+cmp -s "$UP_LOG.before" "$UP_LOG" || fail "the upstream was called with a key that should not open"
+pass "alice's sealed key copied into bob's row does not open: $(jpath "$r" content)"
 
 # A local-password user does not go to the upstream even when it would
 # accept: dave's wrong password above made no upstream call.
