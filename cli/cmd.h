@@ -35,6 +35,9 @@ int cmd_logout(int argc, char **argv, const char *config_path);
 /* berth status: cloud sessions and local configuration */
 int cmd_status(int argc, char **argv, const char *config_path);
 
+/* berth keys rotate: re-encrypt stored upstream keys under the new key */
+int cmd_keys(int argc, char **argv, const char *config_path);
+
 /* berth proxy [SERVER]: stdio MCP server forwarding to SERVER's /mcp */
 int cmd_proxy(int argc, char **argv, const char *config_path);
 

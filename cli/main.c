@@ -43,6 +43,9 @@ main_usage(FILE *out)
 	    "configuration\n"
 	    "  proxy [SERVER]        stdio MCP server forwarding to "
 	    "SERVER's /mcp\n"
+	    "  keys rotate           re-encrypt stored upstream keys from\n"
+	    "                        $BERTH_ENCRYPTION_KEY_OLD to "
+	    "$BERTH_ENCRYPTION_KEY\n"
 	    "  version               print the version\n"
 	    "\n"
 	    "The config file is FILE, else $BERTH_CONFIG, else "
@@ -92,6 +95,8 @@ main(int argc, char **argv)
 		return cmd_apikey(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "audit") == 0)
 		return cmd_audit(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "keys") == 0)
+		return cmd_keys(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "login") == 0 || strcmp(argv[i], "logout") == 0 ||
 	    strcmp(argv[i], "status") == 0 || strcmp(argv[i], "proxy") == 0) {
 		int (*fn)(int, char **, const char *) =

@@ -36,6 +36,7 @@ static const struct config *main_cfg;
 /* The master key (crypto.h), loaded before the workers fork; NULL when
  * none is configured. */
 static struct crypto_key main_key_store;
+static struct crypto_key main_old_key;
 static const struct crypto_key *main_key;
 
 static void
@@ -124,6 +125,18 @@ main_load_key(const struct config *cfg)
 	if (rc == OK) {
 		main_key = &main_key_store;
 		log_info("encryption key %s loaded", main_key_store.id);
+		/* During a rotation: the old key opens what it sealed. */
+		rc = crypto_key_load_old(
+		    cfg, &main_old_key, buf, sizeof(buf), &why);
+		if (rc == OK) {
+			main_key_store.previous = &main_old_key;
+			log_info("previous encryption key %s accepted for "
+			         "reading until the rotation ends",
+			    main_old_key.id);
+		} else if (rc != ERR_NOT_FOUND) {
+			log_error("not starting: old key: %s", why);
+			return -1;
+		}
 		return 0;
 	}
 	if (rc == ERR_NOT_FOUND && !upstream_configured(cfg) &&
@@ -305,6 +318,7 @@ main(int argc, char **argv)
 		(void)unlink(listen + 5);
 	upstream_tools_free();
 	crypto_key_wipe(&main_key_store);
+	crypto_key_wipe(&main_old_key);
 	curl_global_cleanup();
 	config_free(cfg);
 	return status;

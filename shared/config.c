@@ -845,6 +845,8 @@ static const struct ckey config_keys[] = {
 	    CF_RELOAD),
 	K_STR("upstream.tools_file", upstream.tools_file, "", NULL, 0, NULL),
 	K_STR("encryption.key_file", encryption.key_file, "", NULL, 0, NULL),
+	K_STR("encryption.old_key_file", encryption.old_key_file, "", NULL, 0,
+	    NULL),
 	K_STR("agents_dir", agents_dir, "", NULL, 0, check_dir),
 	K_LIST("environments", environments, "development,staging,production",
 	    0, check_environments),

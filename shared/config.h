@@ -112,6 +112,9 @@ struct config {
 		/* 0600 file with the base64 master key (crypto.h); "" = only
 		 * $BERTH_ENCRYPTION_KEY / $TS_MCP_ENCRYPTION_KEY. */
 		char *key_file;
+		/* The previous key during a rotation; "" = only
+		 * $BERTH_ENCRYPTION_KEY_OLD. */
+		char *old_key_file;
 	} encryption;
 	char *agents_dir; /* "" = <workspace>/environments */
 	struct strlist environments;

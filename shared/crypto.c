@@ -112,20 +112,19 @@ crypto_key_file(const char *path, struct crypto_key *out, char *buf,
 	berr rc = ERR_CONFIG;
 
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-		snprintf(buf, bufsize, "encryption.key_file %s: %s", path,
-		    strerror(errno));
+		snprintf(
+		    buf, bufsize, "key file %s: %s", path, strerror(errno));
 		*why = buf;
 		return ERR_CONFIG;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		snprintf(buf, bufsize,
-		    "encryption.key_file %s: not a regular file", path);
+		snprintf(buf, bufsize, "key file %s: not a regular file", path);
 		*why = buf;
 		goto out;
 	}
 	if ((st.st_mode & 077) != 0) {
 		snprintf(buf, bufsize,
-		    "encryption.key_file %s: mode %04o lets others read it; "
+		    "key file %s: mode %04o lets others read it; "
 		    "chmod 600 it",
 		    path, (unsigned)(st.st_mode & 07777));
 		*why = buf;
@@ -133,15 +132,15 @@ crypto_key_file(const char *path, struct crypto_key *out, char *buf,
 	}
 	n = read(fd, text, sizeof(text) - 1);
 	if (n < 0 || (size_t)n >= sizeof(text) - 1) {
-		snprintf(buf, bufsize,
-		    "encryption.key_file %s: unreadable or too long", path);
+		snprintf(
+		    buf, bufsize, "key file %s: unreadable or too long", path);
 		*why = buf;
 		goto out;
 	}
 	text[n] = '\0';
 	if (crypto_key_from_base64(text, out) != OK) {
-		snprintf(buf, bufsize,
-		    "encryption.key_file %s: not base64 of 32 bytes", path);
+		snprintf(
+		    buf, bufsize, "key file %s: not base64 of 32 bytes", path);
 		*why = buf;
 		goto out;
 	}
@@ -152,18 +151,18 @@ out:
 	return rc;
 }
 
-berr
-crypto_key_load(const struct config *cfg, struct crypto_key *out, char *buf,
-    size_t bufsize, const char **why)
+/* The key from the first set variable of envs[2], else from file. */
+static berr
+crypto_key_source(const char *const envs[2], const char *file_key,
+    const char *file, struct crypto_key *out, char *buf, size_t bufsize,
+    const char **why)
 {
-	static const char *const envs[] = { "BERTH_ENCRYPTION_KEY",
-		"TS_MCP_ENCRYPTION_KEY" };
 	const char *v;
 	size_t i;
 
 	*why = NULL;
 	memset(out, 0, sizeof(*out));
-	for (i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
+	for (i = 0; i < 2; i++) {
 		if ((v = getenv(envs[i])) == NULL || *v == '\0')
 			continue;
 		if (crypto_key_from_base64(v, out) != OK) {
@@ -176,13 +175,36 @@ crypto_key_load(const struct config *cfg, struct crypto_key *out, char *buf,
 		}
 		return OK;
 	}
-	if (cfg != NULL && cfg->encryption.key_file != NULL &&
-	    cfg->encryption.key_file[0] != '\0')
-		return crypto_key_file(
-		    cfg->encryption.key_file, out, buf, bufsize, why);
-	*why = "no encryption key: set $BERTH_ENCRYPTION_KEY or "
-	       "encryption.key_file";
+	if (file != NULL && file[0] != '\0')
+		return crypto_key_file(file, out, buf, bufsize, why);
+	snprintf(buf, bufsize, "no encryption key: set $%s or %s", envs[0],
+	    file_key);
+	*why = buf;
 	return ERR_NOT_FOUND;
+}
+
+berr
+crypto_key_load(const struct config *cfg, struct crypto_key *out, char *buf,
+    size_t bufsize, const char **why)
+{
+	static const char *const envs[2] = { "BERTH_ENCRYPTION_KEY",
+		"TS_MCP_ENCRYPTION_KEY" };
+
+	return crypto_key_source(envs, "encryption.key_file",
+	    cfg != NULL ? cfg->encryption.key_file : NULL, out, buf, bufsize,
+	    why);
+}
+
+berr
+crypto_key_load_old(const struct config *cfg, struct crypto_key *out, char *buf,
+    size_t bufsize, const char **why)
+{
+	static const char *const envs[2] = { "BERTH_ENCRYPTION_KEY_OLD",
+		"TS_MCP_ENCRYPTION_KEY_OLD" };
+
+	return crypto_key_source(envs, "encryption.old_key_file",
+	    cfg != NULL ? cfg->encryption.old_key_file : NULL, out, buf,
+	    bufsize, why);
 }
 
 size_t
@@ -257,6 +279,9 @@ crypto_open(const struct crypto_key *k, const char *key_id,
 
 	*pt = NULL;
 	*ptlen = 0;
+	if (key_id != NULL && strcmp(key_id, k->id) != 0 &&
+	    k->previous != NULL && strcmp(key_id, k->previous->id) == 0)
+		k = k->previous;
 	if (key_id == NULL || strcmp(key_id, k->id) != 0)
 		return ERR_NOT_FOUND;
 	if (ct == NULL || ctlen <= CRYPTO_TAG_LEN ||

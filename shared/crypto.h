@@ -39,6 +39,12 @@ struct config;
 struct crypto_key {
 	unsigned char key[CRYPTO_KEY_LEN];
 	char id[CRYPTO_KEY_ID_LEN + 1]; /* 16 lowercase hex */
+	/*
+	 * During a rotation (berth keys rotate): the previous master key,
+	 * accepted by crypto_open() for secrets sealed under its id, never
+	 * used to seal. Borrowed; NULL otherwise.
+	 */
+	const struct crypto_key *previous;
 };
 
 /*
@@ -58,6 +64,16 @@ berr crypto_key_from_base64(const char *text, struct crypto_key *out)
  * which, without the key.
  */
 berr crypto_key_load(const struct config *cfg, struct crypto_key *out,
+    char *buf, size_t bufsize, const char **why)
+    __attribute__((warn_unused_result));
+
+/*
+ * The previous master key during a rotation, from
+ * $BERTH_ENCRYPTION_KEY_OLD ($TS_MCP_ENCRYPTION_KEY_OLD) or
+ * encryption.old_key_file (0600), with crypto_key_load()'s rules and
+ * results (ERR_NOT_FOUND when none is configured).
+ */
+berr crypto_key_load_old(const struct config *cfg, struct crypto_key *out,
     char *buf, size_t bufsize, const char **why)
     __attribute__((warn_unused_result));
 
@@ -85,8 +101,9 @@ berr crypto_seal(const struct crypto_key *k, const unsigned char *pt,
     __attribute__((warn_unused_result));
 
 /*
- * Opens what crypto_seal() made. key_id must equal k->id (ERR_NOT_FOUND
- * otherwise: the secret was sealed under another key). ERR_DENIED when the
+ * Opens what crypto_seal() made. key_id must equal k->id or
+ * k->previous->id (ERR_NOT_FOUND otherwise: the secret was sealed under
+ * another key). ERR_DENIED when the
  * tag does not verify (tampered ciphertext, IV or additional data);
  * ERR_INVALID for impossible lengths. On OK *pt is malloc'ed, NUL-terminated
  * (not counted in *ptlen), and the caller wipes (OPENSSL_cleanse) and frees

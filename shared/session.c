@@ -175,6 +175,122 @@ out:
 	return rc;
 }
 
+static const char session_sql_reseal_batch[] =
+    "SELECT id, user_id, upstream_name, encode(upstream_key_ciphertext,"
+    " 'hex') AS ct, encode(upstream_key_iv, 'hex') AS iv FROM sessions"
+    " WHERE upstream_key_id = $1 AND id > $2::bigint ORDER BY id"
+    " LIMIT $3::int";
+
+static const char session_sql_reseal_row[] =
+    "UPDATE sessions SET upstream_key_ciphertext = decode($3, 'hex'),"
+    " upstream_key_iv = decode($4, 'hex'), upstream_key_id = $5"
+    " WHERE id = $1::bigint AND upstream_key_id = $2 RETURNING id";
+
+/* Re-seals one row (its ct/iv in hex). OK, ERR_DENIED (does not open). */
+static berr
+session_reseal_row(struct db *db, const struct crypto_key *key, const char *id,
+    long long user_id, const char *upstream, const char *ct_hex,
+    const char *iv_hex)
+{
+	unsigned char *ct = NULL, *iv = NULL, *pt = NULL, *nct = NULL;
+	unsigned char ad[CRYPTO_AD_MAX], niv[CRYPTO_IV_LEN];
+	size_t ctlen = 0, ivlen = 0, ptlen = 0, nctlen = 0, adlen;
+	char *nct_hex = NULL, *niv_hex = NULL;
+	const char *values[5];
+	berr rc = ERR_DENIED;
+
+	if ((ct = session_unhex(ct_hex, &ctlen)) == NULL ||
+	    (iv = session_unhex(iv_hex, &ivlen)) == NULL ||
+	    ivlen != CRYPTO_IV_LEN ||
+	    (adlen = crypto_ad(user_id, upstream, ad, sizeof(ad))) == 0 ||
+	    crypto_open(key, key->previous->id, iv, ct, ctlen, ad, adlen, &pt,
+	        &ptlen) != OK)
+		goto out;
+	if ((rc = crypto_seal(key, pt, ptlen, ad, adlen, niv, &nct, &nctlen)) !=
+	    OK)
+		goto out;
+	if ((nct_hex = session_hex(nct, nctlen)) == NULL ||
+	    (niv_hex = session_hex(niv, CRYPTO_IV_LEN)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	values[0] = id;
+	values[1] = key->previous->id;
+	values[2] = nct_hex;
+	values[3] = niv_hex;
+	values[4] = key->id;
+	if ((rc = db_prepare(
+	         db, "session_reseal_row", session_sql_reseal_row, 5)) == OK)
+		rc = db_exec(db, "session_reseal_row", 5, values, NULL);
+out:
+	if (pt != NULL) {
+		OPENSSL_cleanse(pt, ptlen);
+		free(pt);
+	}
+	free(ct);
+	free(iv);
+	free(nct);
+	free(nct_hex);
+	free(niv_hex);
+	return rc;
+}
+
+berr
+session_reseal(struct db *db, const struct crypto_key *key, int limit,
+    long long *after, long long *seen, long long *done, long long *failed)
+{
+	char after_s[24], limit_s[16];
+	const char *values[3];
+	PGresult *res = NULL;
+	int i, c_id, c_user, c_up, c_ct, c_iv;
+	berr rc;
+
+	*seen = 0;
+	if (key->previous == NULL)
+		return ERR_INVALID;
+	snprintf(after_s, sizeof(after_s), "%lld", *after);
+	snprintf(limit_s, sizeof(limit_s), "%d", limit);
+	values[0] = key->previous->id;
+	values[1] = after_s;
+	values[2] = limit_s;
+	if ((rc = db_prepare(db, "session_reseal_batch",
+	         session_sql_reseal_batch, 3)) != OK ||
+	    (rc = db_exec(db, "session_reseal_batch", 3, values, &res)) != OK)
+		goto out;
+	if ((c_id = PQfnumber(res, "id")) < 0 ||
+	    (c_user = PQfnumber(res, "user_id")) < 0 ||
+	    (c_up = PQfnumber(res, "upstream_name")) < 0 ||
+	    (c_ct = PQfnumber(res, "ct")) < 0 ||
+	    (c_iv = PQfnumber(res, "iv")) < 0) {
+		rc = ERR_DB;
+		goto out;
+	}
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *id = PQgetvalue(res, i, c_id);
+		long long uid = strtoll(PQgetvalue(res, i, c_user), NULL, 10);
+
+		*after = strtoll(id, NULL, 10);
+		(*seen)++;
+		rc = session_reseal_row(db, key, id, uid,
+		    PQgetvalue(res, i, c_up), PQgetvalue(res, i, c_ct),
+		    PQgetvalue(res, i, c_iv));
+		if (rc == OK) {
+			(*done)++;
+		} else if (rc == ERR_DENIED) {
+			log_error("session %s (user %lld): its upstream key "
+			          "does not open under key %s; left as it is",
+			    id, uid, key->previous->id);
+			(*failed)++;
+		} else {
+			goto out;
+		}
+	}
+	rc = OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
 berr
 session_delete(struct db *db, long long id)
 {

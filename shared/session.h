@@ -69,4 +69,17 @@ berr session_upstream_key(struct db *db, const struct crypto_key *key,
     long long user_id, long long session_id, const char *upstream,
     char **api_key) __attribute__((warn_unused_result));
 
+/*
+ * Key rotation: re-seals, under key, the upstream keys sealed under
+ * key->previous, at most limit rows with id > *after, in id order; each
+ * row is its own UPDATE (guarded by its old key id, so a concurrent login
+ * or a second rotation is never overwritten). *after advances past the
+ * rows seen; *done counts rows re-sealed, *failed rows that did not open
+ * (left as they are, logged). *seen = rows looked at (0: finished).
+ * ERR_INVALID without key->previous; ERR_DB/ERR_DB_DOWN.
+ */
+berr session_reseal(struct db *db, const struct crypto_key *key, int limit,
+    long long *after, long long *seen, long long *done, long long *failed)
+    __attribute__((warn_unused_result));
+
 #endif

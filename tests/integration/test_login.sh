@@ -456,6 +456,7 @@ assert_eq "$(sql "SELECT count(*) FROM audit_log WHERE action = 'auth_failed' AN
 pass "six upstream failures audited with their reasons"
 up_start
 login "carol once the upstream is back" 200 carol carol-pw
+CAROL_TOKEN=$(jpath "$BODY" session_token)
 
 # --- account lockout -----------------------------------------------------------------------
 
@@ -481,6 +482,57 @@ for a in login logout auth_failed session_expired; do
 done
 "$BERTH_BIN" audit verify >/dev/null || fail "berth audit verify"
 pass "login, logout, auth_failed, session_expired audited; the chain verifies"
+
+# --- key rotation without downtime -------------------------------------------------------
+
+# restart_fcgi [NAME=VALUE...]: berth-fcgi again on its port, with that
+# environment (the stack's pid file, so `berth-stack down` stops it).
+restart_fcgi() {
+	local port old
+	port=$(sed -n 's/^FCGI_PORT=//p' "$STACK_DIR/run/state")
+	old=$(stack_fcgi_pid)
+	kill -TERM "$old"
+	for _ in $(seq 100); do
+		kill -0 "$old" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$old" 2>/dev/null && fail "berth-fcgi (pid $old) did not stop"
+	env "$@" setsid "$FCGI_BIN" --config "$BERTH_CONFIG" --listen "127.0.0.1:$port" --workers 2 \
+		--pidfile "$STACK_DIR/run/berth-fcgi.pid" </dev/null >>"$STACK_DIR/log/berth-fcgi.log" 2>&1 &
+	wait_for_status 30 200 "$BERTH_URL/healthz" || fail "berth-fcgi did not come back: $HTTP_STATUS"
+}
+
+K1=$BERTH_ENCRYPTION_KEY
+K2=$(head -c 32 /dev/urandom | base64)
+k1_id=$(sql "SELECT DISTINCT upstream_key_id FROM sessions WHERE upstream_key_id IS NOT NULL")
+[[ $k1_id =~ ^[0-9a-f]{16}$ ]] || fail "one key id before the rotation, got '$k1_id'"
+under_k1() { sql "SELECT count(*) FROM sessions WHERE upstream_key_id = :'k'" "k=$k1_id"; }
+before=$(under_k1)
+restart_fcgi BERTH_ENCRYPTION_KEY="$K2" BERTH_ENCRYPTION_KEY_OLD="$K1"
+r=$(mcp_tool "$CAROL_TOKEN" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" structuredContent.user)" carol "carol's old-key row during the rotation"
+login "alice during the rotation" 200 alice alice-pw
+ALICE2=$(jpath "$BODY" session_token)
+k2_id=$(sql "SELECT s.upstream_key_id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.username = 'alice' ORDER BY s.id DESC LIMIT 1")
+[[ $k2_id != "$k1_id" && $k2_id =~ ^[0-9a-f]{16}$ ]] || fail "alice's new session sealed under '$k2_id'"
+pass "responders with the new key and the old one: old rows open ($before under $k1_id), new logins seal under $k2_id"
+# bob's row holds alice's ciphertext (above): it cannot be re-sealed.
+out=$(BERTH_ENCRYPTION_KEY=$K2 BERTH_ENCRYPTION_KEY_OLD=$K1 "$BERTH_BIN" keys rotate 2>&1) && fail "rotate with a tampered row exited 0: $out"
+assert_contains "$out" "could not be opened" "rotate reports the tampered row"
+assert_eq "$(under_k1)" 1 "rows left under the old key"
+pass "berth keys rotate: $(one_line "$out")"
+sql "DELETE FROM sessions WHERE id = :'b'" "b=$b_sid"
+out=$(BERTH_ENCRYPTION_KEY=$K2 BERTH_ENCRYPTION_KEY_OLD=$K1 "$BERTH_BIN" keys rotate 2>&1) || fail "second rotate: $out"
+assert_contains "$out" "re-encrypted 0 upstream key(s)" "second rotate"
+assert_eq "$(under_k1)" 0 "rows left under the old key after the rotation"
+restart_fcgi BERTH_ENCRYPTION_KEY="$K2"
+r=$(mcp_tool "$CAROL_TOKEN" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" structuredContent.user)" carol "carol after the rotation, new key only"
+r=$(mcp_tool "$ALICE2" upstream_me '{}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" structuredContent.user)" alice "alice after the rotation, new key only"
+assert_eq "$(sql "SELECT count(*) FROM audit_log WHERE action = 'keys.rotate'")" 2 "keys.rotate audit rows"
+pass "after the rotation the old key is dropped: carol's and alice's keys open under $k2_id alone"
+export BERTH_ENCRYPTION_KEY=$K2
 
 # --- start-up refusal ---------------------------------------------------------------------------
 

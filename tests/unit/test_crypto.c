@@ -235,6 +235,14 @@ test_wrong_key(void)
 	/* b opened under its own id (a row whose id was edited): the tag. */
 	CU_ASSERT_EQUAL(
 	    test_open(&b, b.id, iv, ct, ctlen, 1, "u", NULL), ERR_DENIED);
+	/* During a rotation b carries a as its previous key: a's rows open
+	 * through b, and b still seals under its own id. */
+	b.previous = &a;
+	CU_ASSERT_EQUAL(
+	    test_open(&b, a.id, iv, ct, ctlen, 1, "u", "secret"), OK);
+	CU_ASSERT_EQUAL(
+	    test_open(&b, "0000000000000000", iv, ct, ctlen, 1, "u", NULL),
+	    ERR_NOT_FOUND);
 	free(ct);
 }
 
