@@ -460,6 +460,9 @@ CAROL_TOKEN=$(jpath "$BODY" session_token)
 
 # --- account lockout -----------------------------------------------------------------------
 
+# dave's wrong password further up is still inside the 120 s window.
+assert_eq "$(sql "SELECT failures FROM auth_failures WHERE scope = 'account' AND subject = 'dave'")" 1 "dave's failures so far"
+sql "DELETE FROM auth_failures WHERE scope = 'account' AND subject = 'dave'"
 login "dave wrong 1" 401 dave bad1 unauthorized
 login "dave wrong 2" 401 dave bad2 unauthorized
 login "dave wrong 3 (locks)" 429 dave bad3 too_many_requests
