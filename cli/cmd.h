@@ -9,6 +9,8 @@
 #ifndef BERTH_CLI_CMD_H
 #define BERTH_CLI_CMD_H
 
+#include <stddef.h>
+
 /* berth config check [FILE] | berth config show */
 int cmd_config(int argc, char **argv, const char *config_path);
 
@@ -35,6 +37,29 @@ int cmd_run(int argc, char **argv, const char *config_path);
 
 /* berth maintenance --once [--dry-run] */
 int cmd_maintenance(int argc, char **argv, const char *config_path);
+/* berth login [SERVER] [--username U] [--password-stdin] */
+int cmd_login(int argc, char **argv, const char *config_path);
+
+/* berth logout [SERVER] */
+int cmd_logout(int argc, char **argv, const char *config_path);
+
+/* berth status: cloud sessions and local configuration */
+int cmd_status(int argc, char **argv, const char *config_path);
+
+/* berth keys rotate: re-encrypt stored upstream keys under the new key */
+int cmd_keys(int argc, char **argv, const char *config_path);
+
+/* berth proxy [SERVER]: stdio MCP server forwarding to SERVER's /mcp */
+int cmd_proxy(int argc, char **argv, const char *config_path);
+
+/*
+ * The server URL (size >= 1024) for a client command named who: arg (a
+ * URL or a server name) resolved through the MCP client configs; without
+ * arg, the only stored session's server also does. 0, or 1 after saying
+ * why on stderr. (cmd_session.c)
+ */
+int cmd_session_resolve(
+    const char *who, const char *arg, char *url, size_t size);
 
 #include <json-c/json.h>
 

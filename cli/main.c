@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <curl/curl.h>
+
 #include "autoconf.h"
 #include "cmd.h"
 #include "log.h"
@@ -40,6 +42,19 @@ main_usage(FILE *out)
 	    "  maintenance --once [--dry-run]\n"
 	    "                        delete expired sessions and old data "
 	    "now\n"
+	    "  login [SERVER] [--username U] [--password-stdin]\n"
+	    "                        sign in to a Berth server (URL or a "
+	    "server name\n"
+	    "                        from your MCP client configs)\n"
+	    "  logout [SERVER]       end the session on the server and "
+	    "forget it\n"
+	    "  status                cloud sessions and local "
+	    "configuration\n"
+	    "  proxy [SERVER]        stdio MCP server forwarding to "
+	    "SERVER's /mcp\n"
+	    "  keys rotate           re-encrypt stored upstream keys from\n"
+	    "                        $BERTH_ENCRYPTION_KEY_OLD to "
+	    "$BERTH_ENCRYPTION_KEY\n"
 	    "  version               print the version\n"
 	    "\n"
 	    "The config file is FILE, else $BERTH_CONFIG, else "
@@ -95,6 +110,25 @@ main(int argc, char **argv)
 		return cmd_audit(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "maintenance") == 0)
 		return cmd_maintenance(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "keys") == 0)
+		return cmd_keys(argc - i, argv + i, config_path);
+	if (strcmp(argv[i], "login") == 0 || strcmp(argv[i], "logout") == 0 ||
+	    strcmp(argv[i], "status") == 0 || strcmp(argv[i], "proxy") == 0) {
+		int (*fn)(int, char **, const char *) =
+		    strcmp(argv[i], "login") == 0    ? cmd_login
+		    : strcmp(argv[i], "logout") == 0 ? cmd_logout
+		    : strcmp(argv[i], "status") == 0 ? cmd_status
+		                                     : cmd_proxy;
+		int status;
+
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			fprintf(stderr, "berth: libcurl failed to start\n");
+			return 1;
+		}
+		status = fn(argc - i, argv + i, config_path);
+		curl_global_cleanup();
+		return status;
+	}
 	if (strcmp(argv[i], "version") == 0) {
 		printf("berth %s\n", PACKAGE_VERSION);
 		return 0;

@@ -215,8 +215,12 @@ guard_principal(
 	/* principal_resolve() logged the precise reason already. */
 	log_debug("auth: request %s from %s refused: %s", req->request_id,
 	    addr ? addr : "?", p->reason);
-	guard_audit(ctx, req, "auth_failed", p, p->reason,
-	    lrc == ERR_DENIED ? retry : 0);
+	/* issue 5: an expired login session has an action of its own. */
+	guard_audit(ctx, req,
+	    p->method == AUTH_SESSION && strcmp(p->reason, "expired") == 0
+	        ? "session_expired"
+	        : "auth_failed",
+	    p, p->reason, lrc == ERR_DENIED ? retry : 0);
 	if (lrc == ERR_DENIED) {
 		guard_reply_locked(req, retry);
 		return ERR_DENIED;

@@ -18,17 +18,26 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <fcgiapp.h>
 
 #include "autoconf.h"
 #include "config.h"
+#include "crypto.h"
 #include "db.h"
 #include "log.h"
 #include "request.h"
 #include "router.h"
 #include "server.h"
+#include "upstream.h"
+#include "upstream_tools.h"
 
 static const struct config *main_cfg;
+/* The master key (crypto.h), loaded before the workers fork; NULL when
+ * none is configured. */
+static struct crypto_key main_key_store;
+static struct crypto_key main_old_key;
+static const struct crypto_key *main_key;
 
 static void
 main_usage(FILE *out)
@@ -47,7 +56,9 @@ main_usage(FILE *out)
 static int
 main_worker(int fd, void *arg)
 {
-	struct worker_ctx ctx = { .cfg = main_cfg, .db = NULL };
+	struct worker_ctx ctx = {
+		.cfg = main_cfg, .db = NULL, .key = main_key
+	};
 	FCGX_Request fcgx;
 	struct request req;
 	int status = 0;
@@ -90,6 +101,74 @@ main_worker(int fd, void *arg)
 out:
 	db_free(ctx.db);
 	return status;
+}
+
+/*
+ * Loads the master key (crypto.h) into main_key. An upstream stores users'
+ * keys encrypted, so with upstream.base_url set a missing or malformed key
+ * stops the start (exit 1); without an upstream a missing key is fine, a
+ * malformed one is still refused (it was meant to be used). Also
+ * initialises libcurl once, before any worker exists. 0 or -1 (logged).
+ */
+static int
+main_load_key(const struct config *cfg)
+{
+	char buf[512];
+	const char *why = NULL;
+	berr rc;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("not starting: libcurl initialisation failed");
+		return -1;
+	}
+	rc = crypto_key_load(cfg, &main_key_store, buf, sizeof(buf), &why);
+	if (rc == OK) {
+		main_key = &main_key_store;
+		log_info("encryption key %s loaded", main_key_store.id);
+		/* During a rotation: the old key opens what it sealed. */
+		rc = crypto_key_load_old(
+		    cfg, &main_old_key, buf, sizeof(buf), &why);
+		if (rc == OK) {
+			main_key_store.previous = &main_old_key;
+			log_info("previous encryption key %s accepted for "
+			         "reading until the rotation ends",
+			    main_old_key.id);
+		} else if (rc != ERR_NOT_FOUND) {
+			log_error("not starting: old key: %s", why);
+			return -1;
+		}
+		return 0;
+	}
+	if (rc == ERR_NOT_FOUND && !upstream_configured(cfg) &&
+	    cfg->upstream.tools_file[0] == '\0')
+		return 0;
+	log_error("not starting: %s%s", why ? why : err_str(rc),
+	    rc == ERR_NOT_FOUND ? " (upstream.base_url is set: users' "
+	                          "upstream keys are stored encrypted)"
+	                        : "");
+	return -1;
+}
+
+/* Loads upstream.tools_file (needs an upstream and the key). 0 or -1. */
+static int
+main_load_tools(const struct config *cfg)
+{
+	char why[512];
+
+	if (cfg->upstream.tools_file[0] == '\0')
+		return 0;
+	if (!upstream_configured(cfg) || main_key == NULL) {
+		log_error("not starting: upstream.tools_file needs "
+		          "upstream.base_url and an encryption key");
+		return -1;
+	}
+	if (upstream_tools_load(
+	        cfg->upstream.tools_file, main_key, why, sizeof(why)) != OK) {
+		log_error("not starting: upstream tools: %s", why);
+		return -1;
+	}
+	log_info("upstream tools loaded from %s", cfg->upstream.tools_file);
+	return 0;
 }
 
 /* Writes our pid to path, created 0644 and replaced atomically. */
@@ -206,6 +285,10 @@ main(int argc, char **argv)
 	if (cfg->debug)
 		log_set_level(LOG_LVL_DEBUG);
 	main_cfg = cfg;
+	if (main_load_key(cfg) != 0 || main_load_tools(cfg) != 0) {
+		config_free(cfg);
+		return 1;
+	}
 	if (listen == NULL && cfg->fcgi.listen[0] != '\0')
 		listen = cfg->fcgi.listen;
 	if (workers == 0)
@@ -233,6 +316,10 @@ main(int argc, char **argv)
 		(void)unlink(pidfile);
 	if (listen != NULL && strncmp(listen, "unix:", 5) == 0)
 		(void)unlink(listen + 5);
+	upstream_tools_free();
+	crypto_key_wipe(&main_key_store);
+	crypto_key_wipe(&main_old_key);
+	curl_global_cleanup();
 	config_free(cfg);
 	return status;
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth_login.h"
+#include "auth_session.h"
 #include "guard.h"
 #include "healthz.h"
 #include "mcp_endpoint.h"
@@ -22,6 +24,9 @@ struct route {
 static const struct route routes[] = {
 	{ "/healthz", ROUTE_GET | ROUTE_HEAD, healthz_handle, healthz_init },
 	{ "/auth/whoami", ROUTE_GET, whoami_handle, guard_init },
+	{ "/auth/login", ROUTE_POST, auth_login_handle, auth_login_init },
+	{ "/auth/logout", ROUTE_POST, auth_session_logout, auth_session_init },
+	{ "/auth/status", ROUTE_GET, auth_session_status, auth_session_init },
 	{ "/mcp", ROUTE_POST | ROUTE_GET | ROUTE_DELETE, mcp_endpoint_handle,
 	    mcp_endpoint_init },
 	{ "/.well-known/oauth-protected-resource", ROUTE_GET | ROUTE_HEAD,

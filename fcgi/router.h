@@ -12,12 +12,16 @@
 #include "request.h"
 
 struct config;
+struct crypto_key;
 struct db;
 
 /* What a worker has for every request: owned by the worker's main loop. */
 struct worker_ctx {
 	const struct config *cfg;
 	struct db *db;
+	/* The master key of crypto.h; NULL when none is configured (then no
+	 * upstream is either: main() refuses to start otherwise). */
+	const struct crypto_key *key;
 };
 
 /* Method bits of a route. */

@@ -66,6 +66,18 @@ static const char authfail_sql_record[] =
     " coalesce(f.locked_until > now(), false) AS locked,"
     " ceil(extract(epoch FROM f.locked_until - now()))::int AS retry_after";
 
+/* $1 account, $2 address (either NULL): seconds left on the longer lock. */
+static const char authfail_sql_check[] =
+    "SELECT ceil(extract(epoch FROM max(locked_until) - now()))::int"
+    " AS retry_after FROM auth_failures"
+    " WHERE locked_until > now() AND ((scope = 'account'"
+    " AND subject = left($1::text, 256)) OR (scope = 'address'"
+    " AND subject = left($2::text, 256)))";
+
+static const char authfail_sql_clear[] =
+    "DELETE FROM auth_failures WHERE scope = 'account'"
+    " AND subject = left($1::text, 256)";
+
 /* The thresholds and window from cfg, with defaults for unset (0) keys. */
 static void
 authfail_settings(
@@ -106,7 +118,59 @@ authfail_subject(const char *s)
 berr
 authfail_prepare(struct db *db)
 {
-	return db_prepare(db, "authfail_record", authfail_sql_record, 5);
+	berr rc;
+
+	if ((rc = db_prepare(db, "authfail_record", authfail_sql_record, 5)) !=
+	        OK ||
+	    (rc = db_prepare(db, "authfail_check", authfail_sql_check, 2)) !=
+	        OK)
+		return rc;
+	return db_prepare(db, "authfail_clear", authfail_sql_clear, 1);
+}
+
+berr
+authfail_check(
+    struct db *db, const char *account, const char *address, int *retry_after)
+{
+	const char *values[2];
+	PGresult *res = NULL;
+	const char *v;
+	berr rc;
+
+	*retry_after = 0;
+	values[0] = authfail_subject(account);
+	values[1] = authfail_subject(address);
+	if (values[0] == NULL && values[1] == NULL)
+		return OK;
+	if ((rc = authfail_prepare(db)) != OK ||
+	    (rc = db_exec(db, "authfail_check", 2, values, &res)) != OK)
+		goto out;
+	if (PQntuples(res) != 1 || PQfnumber(res, "retry_after") < 0) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	v = PQgetvalue(res, 0, PQfnumber(res, "retry_after"));
+	if (*v != '\0') {
+		if (parse_int(v, 1, INT_MAX, retry_after) != OK)
+			*retry_after = 1;
+		rc = ERR_DENIED;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+berr
+authfail_clear(struct db *db, const char *account)
+{
+	const char *values[1];
+	berr rc;
+
+	if ((values[0] = authfail_subject(account)) == NULL)
+		return OK;
+	if ((rc = authfail_prepare(db)) != OK)
+		return rc;
+	return db_exec(db, "authfail_clear", 1, values, NULL);
 }
 
 berr

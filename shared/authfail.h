@@ -30,4 +30,21 @@ berr authfail_record(struct db *db, const struct config *cfg,
     const char *account, const char *address, int *retry_after)
     __attribute__((warn_unused_result));
 
+/*
+ * Whether account and/or address (NULL = skip) is locked now: OK when
+ * neither is; ERR_DENIED with *retry_after (seconds, >= 1) when one is
+ * (the longer wait of the two); ERR_DB/ERR_DB_DOWN. For endpoints that
+ * take a password (/auth/login), before any password hashing.
+ */
+berr authfail_check(struct db *db, const char *account, const char *address,
+    int *retry_after) __attribute__((warn_unused_result));
+
+/*
+ * Forgets the failures of account after a successful login (the address
+ * keeps its count: one good password must not reset a spray from the
+ * same address). OK or a database error.
+ */
+berr authfail_clear(struct db *db, const char *account)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -586,6 +586,28 @@ check_abspath(void *field, char *msg, size_t msglen)
 	return ERR_CONFIG;
 }
 
+/* A user_roles.environment: [A-Za-z0-9_.-]{1,64} or "*". */
+static berr
+check_role_env(void *field, char *msg, size_t msglen)
+{
+	const char *s = *(char **)field;
+	char q[64];
+	size_t i, n = strlen(s);
+
+	if (strcmp(s, "*") == 0)
+		return OK;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' &&
+		    s[i] != '.' && s[i] != '-')
+			break;
+	if (n >= 1 && n <= 64 && i == n)
+		return OK;
+	snprintf(msg, msglen,
+	    "expected \"*\" or an environment name of [A-Za-z0-9_.-], got %s",
+	    quoted(s, q, sizeof(q)));
+	return ERR_CONFIG;
+}
+
 /* An HTTP header name: an RFC 9110 token. */
 static berr
 check_header(void *field, char *msg, size_t msglen)
@@ -823,6 +845,8 @@ static const struct ckey config_keys[] = {
 	    NULL, CF_RELOAD),
 	K_INT("retention.runs_days", retention.runs_days, "90", 1, 36500, NULL,
 	    CF_RELOAD),
+	K_STR("upstream.name", upstream.name, "upstream", NULL, CF_RELOAD,
+	    check_nonempty),
 	K_STR("upstream.base_url", upstream.base_url, "", NULL, CF_RELOAD,
 	    check_base_url),
 	K_STR("upstream.login_path", upstream.login_path, "/api/auth", NULL,
@@ -839,6 +863,10 @@ static const struct ckey config_keys[] = {
 	    NULL, CF_RELOAD, check_header),
 	K_INT("upstream.timeout", upstream.timeout, "10", 1, 300, NULL,
 	    CF_RELOAD),
+	K_STR("upstream.tools_file", upstream.tools_file, "", NULL, 0, NULL),
+	K_STR("encryption.key_file", encryption.key_file, "", NULL, 0, NULL),
+	K_STR("encryption.old_key_file", encryption.old_key_file, "", NULL, 0,
+	    NULL),
 	K_STR("agents_dir", agents_dir, "", NULL, 0, check_dir),
 	K_LIST("environments", environments, "development,staging,production",
 	    0, check_environments),
@@ -858,6 +886,8 @@ static const struct ckey config_keys[] = {
 	    86400, NULL, CF_RELOAD),
 	K_STR("auth.default_role", auth.default_role, "viewer", NULL, CF_RELOAD,
 	    NULL),
+	K_STR("auth.default_environment", auth.default_environment, "*", NULL,
+	    CF_RELOAD, check_role_env),
 };
 
 #define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

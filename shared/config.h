@@ -116,6 +116,7 @@ struct config {
 		int runs_days;
 	} retention;
 	struct {
+		char *name; /* bound into the encryption of stored keys */
 		char *base_url;
 		char *login_path;
 		char *login_method;
@@ -124,7 +125,16 @@ struct config {
 		char *api_key_field;  /* dotted path into the JSON response */
 		char *api_key_header; /* header that carries the key upstream */
 		int timeout;          /* seconds */
+		char *tools_file; /* YAML of upstream tools (upstream_tools.h) */
 	} upstream;
+	struct {
+		/* 0600 file with the base64 master key (crypto.h); "" = only
+		 * $BERTH_ENCRYPTION_KEY / $TS_MCP_ENCRYPTION_KEY. */
+		char *key_file;
+		/* The previous key during a rotation; "" = only
+		 * $BERTH_ENCRYPTION_KEY_OLD. */
+		char *old_key_file;
+	} encryption;
 	char *agents_dir; /* "" = <workspace>/environments */
 	struct strlist environments;
 
@@ -141,6 +151,9 @@ struct config {
 		/* Seconds between last_used writes of a key; 0 = every use. */
 		int key_touch_interval;
 		char *default_role; /* built-in or a key of roles: */
+		/* Environment of the role given to users created on first
+		 * upstream login ("*" = every environment). */
+		char *default_environment;
 	} auth;
 };
 

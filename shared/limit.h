@@ -29,6 +29,13 @@
 #define LIMIT_MCP_BATCH 100
 /* Largest response body produced in memory. */
 #define LIMIT_RESPONSE_BYTES (4 * 1024 * 1024)
+/* Largest upstream response read (login exchange, upstream calls): more is
+ * a 502, never a bigger buffer. */
+#define LIMIT_UPSTREAM_RESPONSE_BYTES (1024 * 1024)
+/* Longest upstream API key accepted from an upstream's login answer. */
+#define LIMIT_UPSTREAM_KEY_BYTES 1024
+/* Largest JSON body of POST /auth/login. */
+#define LIMIT_LOGIN_BODY_BYTES (8 * 1024)
 /* Largest config.yaml read. */
 #define LIMIT_CONFIG_BYTES (1024 * 1024)
 /*

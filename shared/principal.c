@@ -24,6 +24,7 @@
 #include "log.h"
 #include "oauth.h"
 #include "parse.h"
+#include "session.h"
 
 /* What a client is told; the precise reason goes to the log only, so a
  * caller cannot learn whether a stolen key was revoked or never existed. */
@@ -252,6 +253,115 @@ out:
 	return rc;
 }
 
+/*
+ * issue 5: the session-token branch, kept apart from the API-key one.
+ * $1: hex SHA-256 of the token; $2: seconds between two last_used_at
+ * writes; $3: the client address. Same shape and rules as
+ * principal_sql_key (one round trip, lockout read in, throttled touch);
+ * a session is never "revoked": logout deletes it.
+ */
+static const char principal_sql_session[] =
+    "WITH lock AS ("
+    " SELECT ceil(extract(epoch FROM max(f.locked_until) - now()))::int"
+    " AS locked_for FROM auth_failures f"
+    " WHERE f.scope = 'address' AND f.subject = $3::text"
+    " AND f.locked_until > now()"
+    "), s AS ("
+    " SELECT x.id AS session_id, x.expires_at <= now() AS expired,"
+    " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
+    " coalesce(u.org_id, '') AS org_id, u.disabled"
+    " FROM sessions x JOIN users u ON u.id = x.user_id"
+    " WHERE x.token_digest = decode($1::text, 'hex')"
+    "), touch AS ("
+    " UPDATE sessions t SET last_used_at = now() FROM s, lock"
+    " WHERE t.id = s.session_id AND NOT s.expired AND NOT s.disabled"
+    " AND lock.locked_for IS NULL"
+    " AND t.last_used_at < now() - make_interval(secs => $2::int)"
+    " RETURNING t.id"
+    ") "
+    "SELECT lock.locked_for, s.session_id, s.user_id, s.username, s.email,"
+    " s.org_id, s.expired, s.disabled,"
+    " (SELECT coalesce(json_object_agg(r.environment, r.role"
+    " ORDER BY r.environment), '{}'::json)"
+    " FROM user_roles r WHERE r.user_id = s.user_id) AS roles "
+    "FROM lock LEFT JOIN s ON true";
+
+/*
+ * A session token (well formed): as principal_from_key(), for sessions.
+ * OK, ERR_DENIED (logged with the token's first 6 characters),
+ * ERR_DB_DOWN, ERR_DB.
+ */
+static berr
+principal_from_session(struct db *db, const struct config *cfg,
+    const char *token, const char *address, struct principal *out,
+    const char **why)
+{
+	char hex[65], interval[16], shown[16];
+	const char *values[3], *v, *reason = NULL;
+	PGresult *res = NULL;
+	berr rc;
+
+	session_digest_hex(token, hex);
+	snprintf(
+	    interval, sizeof(interval), "%d", principal_touch_interval(cfg));
+	values[0] = hex;
+	values[1] = interval;
+	values[2] = address;
+	if ((rc = db_prepare(
+	         db, "principal_session", principal_sql_session, 3)) != OK ||
+	    (rc = db_exec(db, "principal_session", 3, values, &res)) != OK)
+		goto out;
+	if (PQntuples(res) != 1) {
+		rc = ERR_DB;
+		goto out;
+	}
+	if ((v = principal_col(res, "locked_for")) != NULL && *v != '\0') {
+		if (parse_int(v, 1, INT_MAX, &out->retry_after) != OK)
+			out->retry_after = 1;
+		reason = "locked";
+		goto out;
+	}
+	if ((v = principal_col(res, "session_id")) == NULL || *v == '\0') {
+		reason = "unknown";
+		goto out;
+	}
+	out->method = AUTH_SESSION;
+	if (!principal_copy(out->token_id, sizeof(out->token_id), v) ||
+	    (v = principal_col(res, "user_id")) == NULL) {
+		rc = ERR_DB;
+		goto out;
+	}
+	out->user_id = strtoll(v, NULL, 10);
+	if ((v = principal_col(res, "username")) == NULL ||
+	    !principal_copy(out->username, sizeof(out->username), v))
+		reason = "limits";
+	else if ((v = principal_col(res, "expired")) == NULL || *v != 'f')
+		reason = "expired";
+	else if ((v = principal_col(res, "disabled")) == NULL || *v != 'f')
+		reason = "disabled";
+	else if ((v = principal_col(res, "email")) == NULL ||
+	    !principal_copy(out->email, sizeof(out->email), v) ||
+	    (v = principal_col(res, "org_id")) == NULL ||
+	    !principal_copy(out->org_id, sizeof(out->org_id), v) ||
+	    (v = principal_col(res, "roles")) == NULL ||
+	    !principal_parse_roles(v, out))
+		reason = "limits";
+out:
+	if (reason != NULL) {
+		log_info("auth: session token %s refused: %s%s%s%s",
+		    log_secret_prefix(token, shown, sizeof(shown)), reason,
+		    out->token_id[0] ? " (session " : "", out->token_id,
+		    out->token_id[0] ? ")" : "");
+		snprintf(out->reason, sizeof(out->reason), "%s", reason);
+		out->nroles = 0;
+		out->email[0] = out->org_id[0] = '\0';
+		*why = principal_why_refused;
+		rc = ERR_DENIED;
+	}
+	PQclear(res);
+	return rc;
+}
+
 bool
 principal_has_bearer(const char *authorization)
 {
@@ -314,10 +424,16 @@ principal_resolve(struct db *db, const struct config *cfg,
 		return rc;
 	}
 
+	/* issue 5: session tokens of /auth/login ("bst_" + 43). */
+	if (session_well_formed(token)) {
+		rc = principal_from_session(db, cfg, token, address, out, why);
+		if (rc != OK && rc != ERR_DENIED)
+			*why = "authentication is unavailable";
+		return rc;
+	}
+
 	/*
 	 * ---- Further token kinds plug in here, before the refusal: ----
-	 * issue 5: session tokens of /auth/login (digest lookup in
-	 *          sessions, AUTH_SESSION);
 	 * issue 6: OAuth access tokens (token_cache, then introspection,
 	 *          AUTH_OAUTH).
 	 */

@@ -141,16 +141,31 @@ static const struct tool_def tools_fixture[] = {
 #define TOOLS_NFIXTURE (sizeof(tools_fixture) / sizeof(tools_fixture[0]))
 #define TOOLS_NALL     (TOOLS_NBUILTIN + TOOLS_NFIXTURE)
 
-/* The i-th tool of the registry under cfg (fixtures only when enabled),
- * or NULL past the end. */
+/* The i-th tool of the registry under cfg: built-in, then the fixtures
+ * (only when enabled), then a provider's; NULL past the end. */
+/* issue 5: a provider's tools (upstream tools), after the others. */
+static const struct tool_def *tools_extra;
+static size_t tools_nextra;
+
+void
+tools_set_provider(const struct tool_def *defs, size_t n)
+{
+	tools_extra = defs;
+	tools_nextra = defs != NULL ? n : 0;
+}
+
 static const struct tool_def *
 tools_at(const struct config *cfg, size_t i)
 {
 	if (i < TOOLS_NBUILTIN)
 		return &tools_builtin[i];
-	if (cfg != NULL && cfg->mcp.conformance_fixtures && i < TOOLS_NALL)
-		return &tools_fixture[i - TOOLS_NBUILTIN];
-	return NULL;
+	i -= TOOLS_NBUILTIN;
+	if (cfg != NULL && cfg->mcp.conformance_fixtures) {
+		if (i < TOOLS_NFIXTURE)
+			return &tools_fixture[i];
+		i -= TOOLS_NFIXTURE;
+	}
+	return i < tools_nextra ? &tools_extra[i] : NULL;
 }
 
 /* The cache slot of t (see tools_schema()), or TOOLS_NALL for none. */
@@ -1113,7 +1128,7 @@ tools_find(const struct config *cfg, const char *name)
 	return NULL;
 }
 
-/* Runs t's handler with ctx naming t (struct tool_call_ctx tool_name). */
+/* Runs t's handler with ctx naming t (tool_name and tool). */
 static berr
 tools_run(const struct tool_call_ctx *ctx, const struct tool_def *t,
     struct json_object *args, struct json_object **r)
@@ -1121,6 +1136,7 @@ tools_run(const struct tool_call_ctx *ctx, const struct tool_def *t,
 	struct tool_call_ctx c = *ctx;
 
 	c.tool_name = t->name;
+	c.tool = t;
 	return t->fn(&c, args, r);
 }
 

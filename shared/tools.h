@@ -61,6 +61,9 @@ struct tool_call_ctx {
 	const char *client_ip;
 	const struct tool_stream *stream; /* NULL: a plain JSON answer */
 	const char *tool_name; /* set by tools_call() for the handler */
+	/* The tool being called: set by tools_call() for the handler (one
+	 * handler may serve several tools, e.g. upstream tools). */
+	const struct tool_def *tool;
 };
 
 /*
@@ -128,6 +131,13 @@ void tools_progress(const struct tool_call_ctx *ctx, double progress,
 void tools_log(
     const struct tool_call_ctx *ctx, const char *level, const char *message);
 bool tools_cancelled(const struct tool_call_ctx *ctx);
+
+/*
+ * issue 5: registers n more tools (upstream tools, upstream_tools.h),
+ * listed and callable after the built-in ones. defs must outlive every
+ * call; call once at start-up, before any request (not thread-safe).
+ */
+void tools_set_provider(const struct tool_def *defs, size_t n);
 
 /*
  * Checks args against a JSON Schema object (the subset Berth's schemas use:

@@ -13,6 +13,10 @@ command -v clang-tidy >/dev/null || { echo "FAIL clang-tidy is not installed (sc
 [[ -f $build/autoconf.h ]] || { echo "FAIL $build/autoconf.h is missing: run configure first"; exit 1; }
 pc=$(pkg-config --cflags libpq json-c yaml-0.1 libcurl openssl fcgi) ||
 	{ echo "FAIL pkg-config does not know every library (scripts/install-deps)"; exit 1; }
+# libsecret is optional (cli/tokenstore.c): its flags when configure found it.
+if grep -q '^#define HAVE_LIBSECRET 1' "$build/autoconf.h"; then
+	pc="$pc $(pkg-config --cflags libsecret-1)"
+fi
 # shellcheck disable=SC2206 # pkg-config output is split into words on purpose
 flags=(-I"$build" -Ishared -Ifcgi -Icli $pc
 	-DBERTH_SYSCONFDIR='"/etc"' -DBERTH_PKGDATADIR='"/usr/share/berth"' -std=gnu11)

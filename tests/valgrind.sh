@@ -10,7 +10,7 @@ if [[ ${BERTH_TEST_VALGRIND:-1} == 0 ]]; then echo "SKIP valgrind: not on a sani
 command -v valgrind >/dev/null || { echo "FAIL valgrind is not installed (scripts/install-deps)"; exit 1; }
 VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
 status=0
-for t in test_config test_authz test_apikey test_dotprompt test_mcp test_oauth; do
+for t in test_config test_authz test_apikey test_dotprompt test_mcp test_oauth test_crypto; do
 	bin=$build/tests/unit/$t
 	[[ -x $bin ]] || { echo "FAIL $bin not built"; status=1; continue; }
 	[[ $t == test_mcp ]] && continue # needs a database: run by its wrapper below
@@ -20,7 +20,7 @@ for t in test_config test_authz test_apikey test_dotprompt test_mcp test_oauth; 
 		echo "FAIL valgrind $t (exit $?):"; tail -n 40 "$build/tests/valgrind-$t.out"; status=1
 	fi
 done
-for w in test_db test_audit test_mcp test_ai test_maintenance; do
+for w in test_db test_audit test_mcp test_ai test_maintenance test_session; do
 	out=$build/tests/valgrind-$w.out
 	if BERTH_TEST_WRAPPER="$VG" bash "$src/tests/unit/$w.sh" >"$out" 2>&1; then
 		echo "PASS valgrind $w: 0 errors, 0 leaks"
