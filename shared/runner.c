@@ -34,11 +34,13 @@
 #define RUNNER_CRED_FILE_MAX  (64 * 1024)
 #define RUNNER_MAX_TOOL_CALLS 256 /* per run, recorded */
 
+/* Workers LISTEN on berth_run_queued (daemon/workers.c). */
 static const char runner_sql_enqueue[] =
-    "INSERT INTO runs (agent_id, agent_name, environment, input, "
-    "requested_by, source) VALUES ((SELECT id FROM agents WHERE "
+    "WITH ins AS (INSERT INTO runs (agent_id, agent_name, environment, "
+    "input, requested_by, source) VALUES ((SELECT id FROM agents WHERE "
     "environment = $2 AND name = $1), $1, $2, $3::jsonb, "
-    "nullif($4::bigint, 0), $5) RETURNING id";
+    "nullif($4::bigint, 0), $5) RETURNING id) "
+    "SELECT id, pg_notify('berth_run_queued', id::text) FROM ins";
 static const char runner_sql_claim[] =
     "UPDATE runs r SET status = 'running', claimed_by = $1, "
     "claimed_at = now(), heartbeat_at = now(), started_at = now() "
