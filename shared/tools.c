@@ -750,6 +750,12 @@ tools_check_args(
  * tools/call.
  */
 
+const struct tool_def *
+tools_builtin_at(size_t i)
+{
+	return i < TOOLS_NBUILTIN ? &tools_builtin[i] : NULL;
+}
+
 static const struct tool_def *
 tools_find(const char *name)
 {

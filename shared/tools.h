@@ -84,4 +84,11 @@ berr tools_call(const struct tool_call_ctx *ctx, const char *name,
 berr tools_check_args(const char *schema_json, struct json_object *args,
     char *why, size_t whylen) __attribute__((warn_unused_result));
 
+/*
+ * The i-th tool of the registry (0-based), whatever the principal, or NULL
+ * past the end: for berthd, which reports the tool names to Lighthouse.
+ * Static; do not free.
+ */
+const struct tool_def *tools_builtin_at(size_t i);
+
 #endif
