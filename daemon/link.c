@@ -50,6 +50,7 @@ struct link {
 	long long hb_interval, hb_next, last_rx;
 	long long outbox_next;
 	int inflight;
+	long long started; /* monotonic ms at link_new(): uptime */
 
 	/* station_status */
 	char station_id[128], org_id[128];
@@ -156,7 +157,7 @@ link_new(const struct config *cfg, struct db *db)
 	l->cfg = cfg;
 	l->db = db;
 	l->st = LS_WAIT;
-	l->next_try = link_now();
+	l->next_try = l->started = link_now();
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	link_copy_clean(l->name, sizeof(l->name),
@@ -492,14 +493,12 @@ link_heartbeat(struct link *l)
 	Lighthouse__V1__HeartbeatRequest hb;
 	Lighthouse__V1__SystemMetrics met;
 	struct pbutil_arena a = { 0 };
-	struct timespec up;
 	uint8_t *buf;
 	size_t len;
 
 	lighthouse__v1__heartbeat_request__init(&hb);
 	lighthouse__v1__system_metrics__init(&met);
-	clock_gettime(CLOCK_MONOTONIC, &up);
-	met.uptime_seconds = up.tv_sec;
+	met.uptime_seconds = (link_now() - l->started) / 1000;
 	met.active_runs = 0;
 	hb.registration_key = cs->registration_key;
 	hb.environment = (char *)mgmt_default_env(l->cfg);
