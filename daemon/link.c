@@ -284,7 +284,7 @@ link_connect(struct link *l)
 		link_drop(l, "channel set-up failed", -1, false);
 		return;
 	}
-	if ((rc = transport_stream_start(l->t)) != OK) {
+	if (transport_stream_start(l->t) != OK) {
 		link_drop(l, "stream start failed", -1, false);
 		return;
 	}
@@ -428,12 +428,16 @@ link_send_run_response(
     struct link *l, const Lighthouse__V1__ManagementMessage *m)
 {
 	const Lighthouse__V1__SendRunResponse *r = m->send_run_response;
-	long long id;
-	int attempt;
-	char idtxt[24], msg[200];
+	long long id = 0;
+	int attempt = 0;
+	char idtxt[24], msg[200], *end = NULL, *end2 = NULL;
 
-	if (sscanf(m->request_id, "sendrun_%lld_%d", &id, &attempt) != 2 ||
-	    id <= 0) {
+	/* "sendrun_<outbox id>_<attempt>", as link_send_run() made it. */
+	if (strncmp(m->request_id, "sendrun_", 8) == 0) {
+		id = strtoll(m->request_id + 8, &end, 10);
+		attempt = *end == '_' ? (int)strtol(end + 1, &end2, 10) : 0;
+	}
+	if (id <= 0 || attempt <= 0 || attempt > 100000) {
 		log_warn("send_run_response for unknown request %.64s",
 		    m->request_id);
 		return;
@@ -603,11 +607,12 @@ link_send_run(struct link *l, const PGresult *res, int row)
 	rd.response =
 	    (char *)(*err ? err : link_col(res, row, "final_response"));
 	lighthouse__v1__lighthouse_token_usage__init(&tu);
-	tu.prompt_tokens = atoi(link_col(res, row, "input_tokens"));
-	tu.completion_tokens = atoi(link_col(res, row, "output_tokens"));
-	tu.total_tokens = atoi(link_col(res, row, "total_tokens"));
+	tu.prompt_tokens = (int)pbutil_ll(link_col(res, row, "input_tokens"));
+	tu.completion_tokens =
+	    (int)pbutil_ll(link_col(res, row, "output_tokens"));
+	tu.total_tokens = (int)pbutil_ll(link_col(res, row, "total_tokens"));
 	rd.token_usage = &tu;
-	rd.duration_ms = atoll(link_col(res, row, "duration_ms"));
+	rd.duration_ms = pbutil_ll(link_col(res, row, "duration_ms"));
 	rd.model_name = (char *)link_col(res, row, "model");
 	(void)link_run_status(link_col(res, row, "status"), &rd.status);
 	rd.started_at =

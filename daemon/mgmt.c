@@ -119,7 +119,7 @@ mgmt_agent_info(struct pbutil_arena *a, const PGresult *res, int row)
 	ai->description = pbutil_strdup(a, mgmt_col(res, row, "description"));
 	ai->prompt = pbutil_strdup(a, mgmt_col(res, row, "template"));
 	ai->model_name = pbutil_strdup(a, mgmt_col(res, row, "model"));
-	ai->max_steps = atoi(mgmt_col(res, row, "max_steps"));
+	ai->max_steps = (int)pbutil_ll(mgmt_col(res, row, "max_steps"));
 	ai->assigned_tools = mgmt_json_strs(
 	    a, mgmt_col(res, row, "tools"), &ai->n_assigned_tools);
 	ai->environment_name =
@@ -143,7 +143,7 @@ mgmt_agent_config(struct pbutil_arena *a, const PGresult *res, int row)
 	ac->description = pbutil_strdup(a, mgmt_col(res, row, "description"));
 	ac->prompt_template = pbutil_strdup(a, mgmt_col(res, row, "template"));
 	ac->model_name = pbutil_strdup(a, mgmt_col(res, row, "model"));
-	ac->max_steps = atoi(mgmt_col(res, row, "max_steps"));
+	ac->max_steps = (int)pbutil_ll(mgmt_col(res, row, "max_steps"));
 	ac->tools =
 	    mgmt_json_strs(a, mgmt_col(res, row, "tools"), &ac->n_tools);
 	ac->created_at = pbutil_ts_epoch(a, mgmt_col(res, row, "created"));
@@ -308,7 +308,8 @@ mgmt_get_environments(const struct mgmt_ctx *ctx, const MMsg *req)
 		for (row = 0; row < PQntuples(res); row++)
 			if (strcmp(mgmt_col(res, row, "environment"),
 			        envs->v[i]) == 0)
-				e->agent_count = atoi(mgmt_col(res, row, "n"));
+				e->agent_count =
+				    (int)pbutil_ll(mgmt_col(res, row, "n"));
 		e->tool_count = (int32_t)ntools;
 		e->is_default = i == 0;
 		r.environments[r.n_environments++] = e;

@@ -91,6 +91,18 @@ pbutil_ts_now(struct pbutil_arena *a)
 	return ts;
 }
 
+long long
+pbutil_ll(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	v = strtoll(s, &end, 10);
+	return end == s ? 0 : v;
+}
+
 bool
 pbutil_arena_failed(const struct pbutil_arena *a)
 {

@@ -40,6 +40,9 @@ Google__Protobuf__Timestamp *pbutil_ts_epoch(
 /* A Timestamp for now. */
 Google__Protobuf__Timestamp *pbutil_ts_now(struct pbutil_arena *a);
 
+/* s as a number (PostgreSQL's integer text); 0 when not one. */
+long long pbutil_ll(const char *s);
+
 bool pbutil_arena_failed(const struct pbutil_arena *a);
 
 /* Frees everything a holds; a can be reused afterwards. */

@@ -14,7 +14,7 @@ command -v clang-tidy >/dev/null || { echo "FAIL clang-tidy is not installed (sc
 pc=$(pkg-config --cflags libpq json-c yaml-0.1 libcurl openssl fcgi) ||
 	{ echo "FAIL pkg-config does not know every library (scripts/install-deps)"; exit 1; }
 # shellcheck disable=SC2206 # pkg-config output is split into words on purpose
-flags=(-I"$build" -Ishared -Ifcgi -Icli $pc
+flags=(-I"$build" -I"$build/proto" -Ishared -Ifcgi -Icli $pc
 	-DBERTH_SYSCONFDIR='"/etc"' -DBERTH_PKGDATADIR='"/usr/share/berth"' -std=gnu11)
 
 logs=$(mktemp -d)
