@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """lighthouse.py - a scriptable test CloudShip Lighthouse for berthd's tests.
 
-Speaks lighthouse.v1 (ManagementChannel, Heartbeat) over plaintext h2c with
-Debian's python3-grpcio. The message classes are generated at start-up from
+Speaks lighthouse.v1 (ManagementChannel, Heartbeat) over plaintext h2c, or
+TLS with --tls-cert/--tls-key, with Debian's python3-grpcio. The message classes are generated at start-up from
 the project's own proto/lighthouse.proto with grpc_tools.protoc into
 --gen-dir, so the test checks berthd against the same contract file.
 
@@ -43,6 +43,8 @@ def parse_args():
     p.add_argument("--hb-ms", type=int, default=1000)
     p.add_argument("--auth-fail", default="")
     p.add_argument("--no-ack-sendrun", action="store_true")
+    p.add_argument("--tls-cert", default="")
+    p.add_argument("--tls-key", default="")
     return p.parse_args()
 
 
@@ -205,7 +207,12 @@ def main():
                  ("grpc.http2.min_recv_ping_interval_without_data_ms", 1000),
                  ("grpc.http2.max_ping_strikes", 0)])
     pbg.add_LighthouseServiceServicer_to_server(Service(), server)
-    server.add_insecure_port("127.0.0.1:%d" % ARGS.port)
+    if ARGS.tls_cert:
+        with open(ARGS.tls_key, "rb") as k, open(ARGS.tls_cert, "rb") as c:
+            creds = grpc.ssl_server_credentials([(k.read(), c.read())])
+        server.add_secure_port("127.0.0.1:%d" % ARGS.port, creds)
+    else:
+        server.add_insecure_port("127.0.0.1:%d" % ARGS.port)
     server.start()
     threading.Thread(target=control_loop, daemon=True).start()
     stop = threading.Event()
