@@ -230,8 +230,8 @@ link_send(struct link *l, const Lighthouse__V1__ManagementMessage *m)
 		return;
 	lighthouse__v1__management_message__pack(m, buf);
 	if ((rc = transport_stream_send(l->t, buf, len)) != OK)
-		log_warn(
-		    "message %.64s not sent: %s", m->request_id, err_str(rc));
+		log_warn("a message (field %d) not sent: %s",
+		    (int)m->message_case, err_str(rc));
 	free(buf);
 }
 
@@ -438,8 +438,7 @@ link_send_run_response(
 		attempt = *end == '_' ? (int)strtol(end + 1, &end2, 10) : 0;
 	}
 	if (id <= 0 || attempt <= 0 || attempt > 100000) {
-		log_warn("send_run_response for unknown request %.64s",
-		    m->request_id);
+		log_warn("send_run_response for an unknown request");
 		return;
 	}
 	if (l->inflight > 0)
@@ -448,8 +447,7 @@ link_send_run_response(
 	if (r->success) {
 		berr rc = outbox_ack(l->db, idtxt);
 		if (rc == OK)
-			log_debug("run report %s acknowledged (run_id %.64s)",
-			    idtxt, r->run_id);
+			log_debug("run report %s acknowledged", idtxt);
 		else if (rc != ERR_NOT_FOUND)
 			log_warn("run report %s: acknowledgement not recorded",
 			    idtxt);
@@ -483,8 +481,7 @@ link_on_message(struct link *l, const uint8_t *data, size_t len)
 		if (l->st == LS_UP)
 			mgmt_handle(&mc, m);
 		else
-			log_warn("request %.64s before authentication ignored",
-			    m->request_id);
+			log_warn("a request before authentication ignored");
 		break;
 	}
 	lighthouse__v1__management_message__free_unpacked(m, NULL);

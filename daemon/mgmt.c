@@ -46,6 +46,24 @@ mgmt_default_env(const struct config *cfg)
 	return cfg->environments.n > 0 ? cfg->environments.v[0] : "default";
 }
 
+/*
+ * req's request_id for a log line: at most 64 printable ASCII characters
+ * (Lighthouse's text must not forge log lines). Static buffer: berthd is
+ * single-threaded.
+ */
+static const char *
+mgmt_rid(const MMsg *req)
+{
+	static char buf[65];
+	const char *p = req->request_id ? req->request_id : "";
+	size_t i = 0;
+
+	for (; *p && i < sizeof(buf) - 1; p++)
+		buf[i++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 static void
 mgmt_reply_init(MMsg *m, const MMsg *req, bool success)
 {
@@ -389,8 +407,8 @@ mgmt_audit_prompt(const struct mgmt_ctx *ctx, const MMsg *req,
 	ev.success = ok;
 	ev.details = d;
 	if (audit_append(ctx->db, &ev) != OK)
-		log_warn("request %.64s: audit of the prompt update failed",
-		    req->request_id);
+		log_warn("request %s: audit of the prompt update failed",
+		    mgmt_rid(req));
 	json_object_put(d);
 }
 
@@ -444,8 +462,8 @@ mgmt_update_agent_prompt(const struct mgmt_ctx *ctx, const MMsg *req)
 	r.message = (char *)"prompt updated";
 	r.updated_agent = mgmt_agent_config(&a, upd, 0);
 	PQclear(upd);
-	log_info("request %.64s: prompt of agent %s updated by Lighthouse",
-	    req->request_id, r.updated_agent ? r.updated_agent->name : "?");
+	log_info("request %s: prompt of agent %s updated by Lighthouse",
+	    mgmt_rid(req), r.updated_agent ? r.updated_agent->name : "?");
 	if (pbutil_arena_failed(&a)) {
 		mgmt_error(ctx, req, EC(UNKNOWN_ERROR), "out of memory");
 	} else {
@@ -583,7 +601,8 @@ mgmt_execute_agent(const struct mgmt_ctx *ctx, const MMsg *req)
 		    "invalid environment name");
 		return;
 	}
-	if (strlen(exec_id) > 200 || (input = mgmt_run_input(q)) == NULL) {
+	if (strlen(exec_id) > 200 || strlen(req->request_id) > 200 ||
+	    (input = mgmt_run_input(q)) == NULL) {
 		mgmt_error(ctx, req, EC(EXECUTION_ERROR), "invalid request");
 		free(input);
 		return;
@@ -611,9 +630,9 @@ mgmt_execute_agent(const struct mgmt_ctx *ctx, const MMsg *req)
 			mgmt_error(ctx, req, EC(EXECUTION_ERROR), err_str(rc));
 			goto out;
 		}
-		log_info("request %.64s: execute_agent of unknown agent "
+		log_info("request %s: execute_agent of unknown agent "
 		         "%.100s: run %s failed",
-		    req->request_id, q->agent_id, f.run_id);
+		    mgmt_rid(req), q->agent_id, f.run_id);
 		mgmt_exec_update(ctx, req, exec_id, ES(QUEUED), NULL, true);
 		mgmt_exec_update(ctx, req, exec_id, ES(FAILED), why, false);
 		goto out;
@@ -634,8 +653,8 @@ mgmt_execute_agent(const struct mgmt_ctx *ctx, const MMsg *req)
 			mgmt_error(ctx, req, EC(EXECUTION_ERROR), err_str(rc));
 			goto out;
 		}
-		log_info("request %.64s: execute_agent %s: run %s queued",
-		    req->request_id, mgmt_col(agent, 0, "name"),
+		log_info("request %s: execute_agent %s: run %s queued",
+		    mgmt_rid(req), mgmt_col(agent, 0, "name"),
 		    PQgetvalue(res, 0, 0));
 		mgmt_exec_update(ctx, req, exec_id, ES(QUEUED), NULL, true);
 	}
@@ -651,9 +670,9 @@ mgmt_handle(const struct mgmt_ctx *ctx, const MMsg *req)
 	char what[64];
 
 	if (req->is_response) {
-		log_debug("request %.64s: unexpected response (field %d) "
+		log_debug("request %s: unexpected response (field %d) "
 		          "ignored",
-		    req->request_id, (int)req->message_case);
+		    mgmt_rid(req), (int)req->message_case);
 		return;
 	}
 	switch (req->message_case) {
@@ -677,7 +696,6 @@ mgmt_handle(const struct mgmt_ctx *ctx, const MMsg *req)
 		snprintf(what, sizeof(what),
 		    "request type %d not supported by this station",
 		    (int)req->message_case);
-	log_info(
-	    "request %.64s: %s: answered UNKNOWN_ERROR", req->request_id, what);
+	log_info("request %s: %s: answered UNKNOWN_ERROR", mgmt_rid(req), what);
 	mgmt_error(ctx, req, EC(UNKNOWN_ERROR), what);
 }
