@@ -83,22 +83,30 @@ assert_eq "$(psql_q "SELECT count(*) FROM lighthouse_outbox WHERE acked_at IS NU
 pass "kill -9 with 2 sent-but-unacknowledged reports: both resent with the same run_id after restart and acknowledged"
 
 # --- frozen Lighthouse ------------------------------------------------------------------
+# At Lighthouse's usual heartbeat interval (60 s) only HTTP/2 keepalive can
+# notice a frozen server within 30 s (the receive watchdog needs 75 s).
 sleep 1.5
+n=$(lh_count auth)
+lh_cmd '{"cmd": "set", "hb_ms": 60000}'
+lh_cmd '{"cmd": "disconnect", "code": 5, "reason": "new interval"}'
+lh_wait auth $((n + 1)) 15 >/dev/null
+bd_wait_log a "heartbeat_interval=1m0s" 5
 before=$(grep -c "reconnecting to Lighthouse in" "$W/a.log" || true)
 n=$(lh_count auth)
 kill -STOP "$LH_PID"
 start=$(now_ms)
 while (($(grep -c "reconnecting to Lighthouse in" "$W/a.log" || true) <= before)); do
-	(($(now_ms) - start < 40000)) || fail "a frozen Lighthouse was not noticed within 40 s"
+	(($(now_ms) - start < 60000)) || fail "a frozen Lighthouse was not noticed within 60 s"
 	sleep 0.2
 done
 detect=$(secs $(($(now_ms) - start)))
 how=$(grep -E "WARN (nothing received|Lighthouse stream ended)" "$W/a.log" | tail -n 1 | cut -d' ' -f4-)
+lh_cmd '{"cmd": "set", "hb_ms": 1000}'
 kill -CONT "$LH_PID"
 start=$(now_ms)
 lh_wait auth $((n + 1)) 60 >/dev/null
-note "frozen Lighthouse (SIGSTOP) noticed after $detect s ($how); re-registered $(secs $(($(now_ms) - start))) s after SIGCONT"
-pass "a frozen Lighthouse is noticed and the link comes back after it thaws"
+note "frozen Lighthouse (SIGSTOP, heartbeat interval 60 s) noticed after $detect s ($how); re-registered $(secs $(($(now_ms) - start))) s after SIGCONT"
+pass "a frozen Lighthouse is noticed (HTTP/2 keepalive) and the link comes back after it thaws"
 
 # --- standby takeover ----------------------------------------------------------------------
 bd_start b a
