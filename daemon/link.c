@@ -50,7 +50,8 @@ struct link {
 	long long hb_interval, hb_next, last_rx;
 	long long outbox_next;
 	int inflight;
-	long long started; /* monotonic ms at link_new(): uptime */
+	long long started;  /* monotonic ms at link_new(): uptime */
+	char runs_mark[40]; /* runs updated after this (DB epoch) are news */
 
 	/* station_status */
 	char station_id[128], org_id[128];
@@ -316,6 +317,21 @@ link_connect(struct link *l)
 	    cs->endpoint, auth.n_agents, auth.n_tools);
 }
 
+/* Starts watching runs from the database's now. */
+static void
+link_runs_mark_now(struct link *l)
+{
+	PGresult *res = NULL;
+
+	l->runs_mark[0] = '\0';
+	if (db_exec_sql(l->db, "SELECT extract(epoch FROM now())::text", 0,
+	        NULL, &res) == OK &&
+	    PQntuples(res) == 1)
+		snprintf(l->runs_mark, sizeof(l->runs_mark), "%.39s",
+		    PQgetvalue(res, 0, 0));
+	PQclear(res);
+}
+
 static void
 link_auth_result(struct link *l, const Lighthouse__V1__AuthResult *r)
 {
@@ -374,6 +390,7 @@ link_auth_result(struct link *l, const Lighthouse__V1__AuthResult *r)
 		    l->name);
 	if (outbox_rearm(l->db) != OK)
 		log_warn("could not re-arm the run report outbox");
+	link_runs_mark_now(l);
 	link_status_write(l);
 }
 
@@ -665,6 +682,58 @@ link_outbox(struct link *l)
 	PQclear(res);
 }
 
+/*
+ * Streams the progress of runs Lighthouse asked for: every runs row of a
+ * known agent (the unknown-agent failure is answered by mgmt.c at once)
+ * with a request id, updated since the last look and past 'queued'.
+ */
+static void
+link_runs(struct link *l)
+{
+	struct mgmt_ctx mc = { l->cfg, l->db, link_mgmt_send, l };
+	const char *v[1] = { l->runs_mark };
+	PGresult *res = NULL;
+	int i;
+
+	if (l->runs_mark[0] == '\0' ||
+	    db_exec_sql(l->db,
+	        "SELECT status, steps, coalesce(final_response, '') AS fr, "
+	        "coalesce(error, '') AS err, lighthouse_request_id AS rid, "
+	        "coalesce(lighthouse_run_id, lighthouse_request_id) AS xid, "
+	        "extract(epoch FROM updated_at)::text AS mark FROM runs "
+	        "WHERE source = 'lighthouse' AND agent_id IS NOT NULL AND "
+	        "lighthouse_request_id IS NOT NULL AND status <> 'queued' AND "
+	        "updated_at > to_timestamp($1::double precision) "
+	        "ORDER BY updated_at LIMIT 100",
+	        1, v, &res) != OK)
+		return;
+	for (i = 0; i < PQntuples(res); i++) {
+		const char *st = link_col(res, i, "status");
+		Lighthouse__V1__ExecutionStatus es =
+		    LIGHTHOUSE__V1__EXECUTION_STATUS__EXECUTION_RUNNING;
+		const char *text = "";
+
+		if (strcmp(st, "succeeded") == 0) {
+			es =
+			    LIGHTHOUSE__V1__EXECUTION_STATUS__EXECUTION_COMPLETED;
+			text = link_col(res, i, "fr");
+		} else if (strcmp(st, "failed") == 0) {
+			es = LIGHTHOUSE__V1__EXECUTION_STATUS__EXECUTION_FAILED;
+			text = link_col(res, i, "err");
+		} else if (strcmp(st, "cancelled") == 0) {
+			es =
+			    LIGHTHOUSE__V1__EXECUTION_STATUS__EXECUTION_CANCELLED;
+		}
+		mgmt_run_update(&mc, link_col(res, i, "rid"),
+		    link_col(res, i, "xid"), es,
+		    (int)pbutil_ll(link_col(res, i, "steps")), text,
+		    strcmp(st, "failed") != 0);
+		snprintf(l->runs_mark, sizeof(l->runs_mark), "%.39s",
+		    link_col(res, i, "mark"));
+	}
+	PQclear(res);
+}
+
 /* Timers: connect, auth timeout, heartbeat, watchdog, outbox. */
 static void
 link_timers(struct link *l)
@@ -700,6 +769,7 @@ link_timers(struct link *l)
 		}
 		if (now >= l->outbox_next) {
 			l->outbox_next = now + OUTBOX_EVERY_MS;
+			link_runs(l);
 			link_outbox(l);
 		}
 		return;

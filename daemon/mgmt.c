@@ -528,25 +528,43 @@ mgmt_run_input(const Lighthouse__V1__ExecuteAgentManagementRequest *q)
 	return out;
 }
 
-static void
-mgmt_exec_update(const struct mgmt_ctx *ctx, const MMsg *req,
-    const char *execution_id, Lighthouse__V1__ExecutionStatus st,
+void
+mgmt_run_update(const struct mgmt_ctx *ctx, const char *request_id,
+    const char *execution_id, Lighthouse__V1__ExecutionStatus st, int step,
     const char *text, bool success)
 {
 	Lighthouse__V1__ExecuteAgentManagementResponse r;
 	struct pbutil_arena a = { 0 };
+	char desc[32];
 	MMsg m;
 
 	lighthouse__v1__execute_agent_management_response__init(&r);
 	r.execution_id = (char *)execution_id;
 	r.status = st;
 	r.partial_response = (char *)(text ? text : "");
+	if (step > 0) {
+		snprintf(desc, sizeof(desc), "step %d", step);
+		r.step_number = step;
+		r.step_description = desc;
+	}
 	r.timestamp = pbutil_ts_now(&a);
-	mgmt_reply_init(&m, req, success);
+	lighthouse__v1__management_message__init(&m);
+	m.request_id = (char *)request_id;
+	m.is_response = true;
+	m.success = success;
 	m.message_case = MM(EXECUTE_AGENT_RESPONSE);
 	m.execute_agent_response = &r;
 	ctx->send(ctx->send_arg, &m);
 	pbutil_arena_free(&a);
+}
+
+static void
+mgmt_exec_update(const struct mgmt_ctx *ctx, const MMsg *req,
+    const char *execution_id, Lighthouse__V1__ExecutionStatus st,
+    const char *text, bool success)
+{
+	mgmt_run_update(
+	    ctx, req->request_id, execution_id, st, 0, text, success);
 }
 
 static bool

@@ -13,7 +13,9 @@
  * QUEUED at once. A run of an agent that does not exist is finished as
  * failed in the same step (its report enqueued in the outbox) and a FAILED
  * update with AGENT_NOT_FOUND follows; a run of a known agent stays queued
- * for the runner (issue 8), which streams RUNNING/COMPLETED/FAILED.
+ * for the runner (issue 8). The runner only updates its runs row: the link
+ * (link.c) watches the rows of Lighthouse's runs and streams RUNNING (with
+ * the step count), COMPLETED, FAILED or CANCELLED with mgmt_run_update().
  */
 #ifndef BERTH_MGMT_H
 #define BERTH_MGMT_H
@@ -46,6 +48,15 @@ void mgmt_handle(
  */
 void mgmt_fill_auth(const struct mgmt_ctx *ctx, struct pbutil_arena *a,
     Lighthouse__V1__StationAuth *auth);
+
+/*
+ * Sends one execute_agent_response status update for a run Lighthouse
+ * asked for (request_id, execution_id as in the request; step > 0 adds
+ * step_number and step_description).
+ */
+void mgmt_run_update(const struct mgmt_ctx *ctx, const char *request_id,
+    const char *execution_id, Lighthouse__V1__ExecutionStatus st, int step,
+    const char *text, bool success);
 
 /* The default environment: the first of environments: in the config. */
 const char *mgmt_default_env(const struct config *cfg);

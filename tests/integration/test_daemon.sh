@@ -89,6 +89,16 @@ resp r-ex2 1 "m['execute_agent_response']['execution_id'] == 'r-ex2' and m['exec
 assert_eq "$(psql_q "SELECT status, input->>'task', input->'variables'->>'x' FROM runs WHERE lighthouse_request_id = 'r-ex2'")" "queued|help|1" "the queued run"
 pass "execute_agent of a known agent: QUEUED at once, run queued for the runner (issue 8)"
 
+# The runner (issue 8) only updates the runs row; berthd streams it.
+psql_q "UPDATE runs SET status = 'running', claimed_by = 'test:1:1', started_at = now(), steps = 2
+	WHERE lighthouse_request_id = 'r-ex2'" >/dev/null
+resp r-ex2 1 "m['execute_agent_response'].get('status') == 'EXECUTION_RUNNING' and m['execute_agent_response']['step_number'] == 2 and m['execute_agent_response']['step_description'] == 'step 2'"
+psql_q "UPDATE runs SET status = 'succeeded', finished_at = now(), final_response = 'all helped'
+	WHERE lighthouse_request_id = 'r-ex2'" >/dev/null
+resp r-ex2 1 "m['execute_agent_response'].get('status') == 'EXECUTION_COMPLETED' and m['execute_agent_response']['partial_response'] == 'all helped' and m['execute_agent_response']['execution_id'] == 'r-ex2'"
+assert_eq "$(lh_count recv "m.get('request_id') == 'r-ex2'")" 3 "updates of r-ex2 (QUEUED, RUNNING, COMPLETED, once each)"
+pass "a run's progress in its row is streamed with the request id: RUNNING (step 2), then COMPLETED with the final text"
+
 for f in 14 24 31; do
 	lh_cmd "{\"cmd\": \"send_unknown\", \"request_id\": \"r-u$f\", \"field\": $f}"
 	resp "r-u$f" 1 "m.get('success') != True and m['error'].get('code', 'UNKNOWN_ERROR') == 'UNKNOWN_ERROR'"
