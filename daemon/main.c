@@ -87,6 +87,13 @@ daemon_housekeeping_tick(const struct config *cfg, struct db *db)
 	(void)db;
 }
 
+/* Is the Lighthouse link on? Enabled, and with a key to register with. */
+static bool
+link_wanted(const struct config *cfg)
+{
+	return cfg->cloudship.enabled && *cfg->cloudship.registration_key;
+}
+
 /* Reloads path; on success swaps *cfg and tells the link. */
 static void
 reload(const char *path, struct config **cfg, struct link *l, bool debug_flag)
@@ -195,6 +202,10 @@ main(int argc, char **argv)
 	else
 		log_info("cloudship.enabled is false: no Lighthouse link, "
 		         "housekeeping only");
+	if (cfg->cloudship.enabled && !link_wanted(cfg))
+		log_error("cloudship.enabled is true but cloudship."
+		          "registration_key is empty: no Lighthouse link until "
+		          "a key is configured (SIGHUP)");
 	if (cfg->cloudship.enabled && cfg->cloudship.use_tls &&
 	    cfg->cloudship.skip_tls_verify)
 		log_warn("cloudship.skip_tls_verify is true: the Lighthouse "
@@ -214,7 +225,19 @@ main(int argc, char **argv)
 			next_hk = time(NULL) + HOUSEKEEPING_EVERY_S;
 			daemon_housekeeping_tick(cfg, db);
 		}
-		if (!cfg->cloudship.enabled) {
+		if (!link_wanted(cfg)) {
+			if (have_lease) {
+				link_shutdown(l, SHUTDOWN_WAIT_MS);
+				lease_free(ls);
+				ls = lease_new(cfg->database.url,
+				    cfg->database.connect_timeout,
+				    link_name(l));
+				have_lease = false;
+				if (ls == NULL) {
+					log_error("out of memory");
+					goto out;
+				}
+			}
 			sleep_ms(LOOP_MS);
 			continue;
 		}

@@ -190,3 +190,14 @@ bd_stop a TERM || fail "berthd exited $? on SIGTERM"
 lh_wait stream_end $((n + 1)) 5 >/dev/null
 assert_eq "$(psql_q "SELECT connected, last_error FROM station_status")" "f|daemon stopped" "station_status after SIGTERM"
 pass "SIGTERM: stream closed, exit 0, station_status disconnected"
+
+# --- enabled without a key: no link, no retry loop, still a clean exit ---------
+write_config nokey
+sed -i 's/^  registration_key: .*/  registration_key: ""/' "$W/nokey.yaml"
+n=$(lh_count auth)
+bd_start nokey
+bd_wait_log nokey "registration_key is empty: no Lighthouse link" 5
+sleep 1
+assert_eq "$(lh_count auth)" "$n" "StationAuth without a key"
+bd_stop nokey TERM || fail "berthd exited $? on SIGTERM"
+pass "cloudship.enabled without a registration key: logged, no connection attempt"
