@@ -1,28 +1,147 @@
 /*
  * main.c - berthd, the one long-running daemon.
  *
- * Foundation stage: berthd validates its configuration (exiting non-zero on
- * a bad one, like every Berth program), checks that gRPC core initialises
- * and that the database answers, and reports that the Lighthouse link, run
- * workers and housekeeping are not built yet (issues 7 and 8). It exits 0
- * so that supervisors do not restart it in a loop.
+ * Start-up: the configuration is validated (exit 1 on a bad one, like every
+ * Berth program), gRPC core initialised, the database reached. Then the
+ * daemon takes the station lease (lease.h: one active berthd per station
+ * name; a second one waits as a standby and takes over within a second or
+ * two of the first one's death) and runs the Lighthouse link (link.h) when
+ * cloudship.enabled is true. Housekeeping runs once a minute whatever the
+ * lease (daemon_housekeeping_tick()).
+ *
+ * Signals: SIGTERM and SIGINT close the management stream cleanly and exit
+ * 0; SIGHUP reloads the config file (a bad file keeps the old config; a
+ * changed cloudship: section reconnects, also after REPLACED or a refused
+ * key; other keys that cannot change at run time need a restart).
+ *
+ * berthd never forks: it runs in the foreground under systemd
+ * (conf/systemd/berthd.service) and logs to stderr (the journal);
+ * --foreground is accepted for compatibility with Station's flags.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-
-#include <grpc/grpc.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "autoconf.h"
 #include "config.h"
 #include "db.h"
+#include "lease.h"
+#include "link.h"
 #include "log.h"
+#include "transport.h"
+
+#define LOOP_MS              200
+#define HOUSEKEEPING_EVERY_S 60
+#define SHUTDOWN_WAIT_MS     2000
+
+static volatile sig_atomic_t got_stop, got_reload;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		got_reload = 1;
+	else
+		got_stop = 1;
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a sleep ends early so the loop sees the flag. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void
+sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	(void)nanosleep(&ts, NULL); /* EINTR: the caller checks the flags */
+}
+
+/*
+ * Housekeeping, once a minute: the lead wires shared/maintenance.h
+ * (expired sessions, token cache, idle MCP sessions, retention; the same
+ * code as `berth maintenance --once`) into this function. It must stay
+ * short or work in batches: the Lighthouse link waits while it runs.
+ */
+static void
+daemon_housekeeping_tick(const struct config *cfg, struct db *db)
+{
+	(void)cfg;
+	(void)db;
+}
+
+/* Is the Lighthouse link on? Enabled, and with a key to register with. */
+static bool
+link_wanted(const struct config *cfg)
+{
+	return cfg->cloudship.enabled && *cfg->cloudship.registration_key;
+}
+
+/* Reloads path; on success swaps *cfg and tells the link. */
+static void
+reload(const char *path, struct config **cfg, struct link *l, bool debug_flag)
+{
+	struct config *next = NULL;
+	const char *key;
+	char *diag = NULL;
+	berr rc;
+
+	rc = config_load(path, &next, &diag);
+	if (rc != OK) {
+		log_error("SIGHUP: configuration not reloaded, keeping the "
+		          "old one (%s)%s%s",
+		    err_str(rc), diag ? ": " : "", diag ? diag : "");
+		free(diag);
+		return;
+	}
+	free(diag);
+	key = config_static_change(*cfg, next);
+	if (key != NULL && strncmp(key, "cloudship.", 10) != 0) {
+		log_error("SIGHUP: %s changed, which needs a restart; keeping "
+		          "the old configuration",
+		    key);
+		config_free(next);
+		return;
+	}
+	log_set_level(debug_flag || next->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (l != NULL)
+		link_reconfigure(l, next);
+	config_free(*cfg);
+	*cfg = next;
+	log_info("SIGHUP: configuration reloaded from %s", (*cfg)->path);
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(
+	    out, "usage: berthd [--config FILE] [--foreground] [--debug]\n");
+}
 
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -30,19 +149,23 @@ main(int argc, char **argv)
 	const char *config_path = NULL;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	char *diag = NULL;
+	struct link *l = NULL;
+	struct lease *ls = NULL;
+	bool debug_flag = false, have_lease = false, said_standby = false;
+	char *diag = NULL, key6[16];
+	time_t next_hk;
 	int c, status = 1;
 	berr rc;
 
 	log_init("berthd", LOG_LVL_INFO);
-	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:fdhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
-		case 'h': printf("usage: berthd [--config FILE]\n"); return 0;
+		case 'f': break; /* always in the foreground */
+		case 'd': debug_flag = true; break;
+		case 'h': usage(stdout); return 0;
 		case 'V': printf("berthd %s\n", PACKAGE_VERSION); return 0;
-		default:
-			fprintf(stderr, "usage: berthd [--config FILE]\n");
-			return 2;
+		default: usage(stderr); return 2;
 		}
 	}
 	rc = config_load(config_path, &cfg, &diag);
@@ -54,21 +177,106 @@ main(int argc, char **argv)
 		    "not starting: configuration is invalid (%s)", err_str(rc));
 		return 1;
 	}
-	grpc_init();
-	log_info("gRPC core %s initialised", grpc_version_string());
+	log_set_level(debug_flag || cfg->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	install_signals();
+	transport_global_init();
+	log_info("berthd %s starting (gRPC core %s)", PACKAGE_VERSION,
+	    transport_version());
 	if ((db = db_new(cfg->database.url, cfg->database.connect_timeout)) ==
-	    NULL)
+	        NULL ||
+	    (l = link_new(cfg, db)) == NULL ||
+	    (ls = lease_new(cfg->database.url, cfg->database.connect_timeout,
+	         link_name(l))) == NULL) {
+		log_error("out of memory");
 		goto out;
+	}
 	if (db_connect(db) != OK) {
 		log_error("database unreachable");
 		goto out;
 	}
-	log_warn("the Lighthouse link, run workers and housekeeping are not "
-	         "implemented yet; nothing to do");
+	if (cfg->cloudship.enabled)
+		log_info("station %s, Lighthouse %s, registration key %s",
+		    link_name(l), cfg->cloudship.endpoint,
+		    log_secret_prefix(
+		        cfg->cloudship.registration_key, key6, sizeof(key6)));
+	else
+		log_info("cloudship.enabled is false: no Lighthouse link, "
+		         "housekeeping only");
+	if (cfg->cloudship.enabled && !link_wanted(cfg))
+		log_error("cloudship.enabled is true but cloudship."
+		          "registration_key is empty: no Lighthouse link until "
+		          "a key is configured (SIGHUP)");
+	if (cfg->cloudship.enabled && cfg->cloudship.use_tls &&
+	    cfg->cloudship.skip_tls_verify)
+		log_warn("cloudship.skip_tls_verify is true: the Lighthouse "
+		         "certificate is NOT checked; for local development "
+		         "only");
+	if (cfg->cloudship.enabled && !cfg->cloudship.use_tls)
+		log_warn("cloudship.use_tls is false: the registration key "
+		         "travels in plaintext");
+
+	next_hk = time(NULL) + HOUSEKEEPING_EVERY_S;
+	while (!got_stop) {
+		if (got_reload) {
+			got_reload = 0;
+			reload(config_path, &cfg, l, debug_flag);
+		}
+		if (time(NULL) >= next_hk) {
+			next_hk = time(NULL) + HOUSEKEEPING_EVERY_S;
+			daemon_housekeeping_tick(cfg, db);
+		}
+		if (!link_wanted(cfg)) {
+			if (have_lease) {
+				link_shutdown(l, SHUTDOWN_WAIT_MS);
+				lease_free(ls);
+				ls = lease_new(cfg->database.url,
+				    cfg->database.connect_timeout,
+				    link_name(l));
+				have_lease = false;
+				if (ls == NULL) {
+					log_error("out of memory");
+					goto out;
+				}
+			}
+			sleep_ms(LOOP_MS);
+			continue;
+		}
+		if (have_lease && !lease_check(ls)) {
+			log_error("station lease lost: dropping the Lighthouse "
+			          "link, back to standby");
+			link_shutdown(l, 0);
+			have_lease = false;
+		}
+		if (!have_lease) {
+			rc = lease_try(ls);
+			if (rc == OK) {
+				log_info("station lease for %s taken: this "
+				         "berthd is active",
+				    link_name(l));
+				have_lease = true;
+				said_standby = false;
+			} else {
+				if (rc == ERR_CONFLICT && !said_standby)
+					log_info(
+					    "standby: another berthd is "
+					    "active for station %s; waiting",
+					    link_name(l));
+				said_standby = rc == ERR_CONFLICT;
+				sleep_ms(1000);
+				continue;
+			}
+		}
+		link_step(l, LOOP_MS);
+	}
+	log_info("stopping");
+	if (have_lease)
+		link_shutdown(l, SHUTDOWN_WAIT_MS);
 	status = 0;
 out:
+	link_free(l);
+	lease_free(ls);
 	db_free(db);
-	grpc_shutdown();
+	transport_global_shutdown();
 	config_free(cfg);
 	return status;
 }

@@ -55,4 +55,25 @@
 /* Most berth-fcgi workers one parent runs. */
 #define LIMIT_WORKERS 256
 
+/*
+ * The Lighthouse link (berthd). Largest message accepted from Lighthouse
+ * (gRPC refuses bigger ones and ends the stream).
+ */
+#define LIMIT_LH_MSG_BYTES (4 * 1024 * 1024)
+/* Most messages waiting to go out on the management stream. */
+#define LIMIT_LH_SENDQ 256
+/* Most agents or tools listed in one answer. */
+#define LIMIT_LH_LIST 1000
+/* Longest prompt accepted by update_agent_prompt. */
+#define LIMIT_LH_PROMPT_BYTES (256 * 1024)
+/* Most run reports in flight (sent, not yet acknowledged) at once. */
+#define LIMIT_LH_OUTBOX_INFLIGHT 32
+/*
+ * HTTP/2 keepalive: a ping every KEEPALIVE_MS, the connection declared dead
+ * when one is not answered within KEEPALIVE_TIMEOUT_MS. Their sum bounds how
+ * long a frozen Lighthouse goes unnoticed (30 s is the promise).
+ */
+#define LIMIT_LH_KEEPALIVE_MS         15000
+#define LIMIT_LH_KEEPALIVE_TIMEOUT_MS 10000
+
 #endif

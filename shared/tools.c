@@ -1116,6 +1116,12 @@ tools_check_args(
  * tools/call.
  */
 
+const struct tool_def *
+tools_builtin_at(size_t i)
+{
+	return i < TOOLS_NBUILTIN ? &tools_builtin[i] : NULL;
+}
+
 static const struct tool_def *
 tools_find(const struct config *cfg, const char *name)
 {

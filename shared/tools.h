@@ -148,4 +148,11 @@ void tools_set_provider(const struct tool_def *defs, size_t n);
 berr tools_check_args(const char *schema_json, struct json_object *args,
     char *why, size_t whylen) __attribute__((warn_unused_result));
 
+/*
+ * The i-th tool of the registry (0-based), whatever the principal, or NULL
+ * past the end: for berthd, which reports the tool names to Lighthouse.
+ * Static; do not free.
+ */
+const struct tool_def *tools_builtin_at(size_t i);
+
 #endif

@@ -18,7 +18,7 @@ if grep -q '^#define HAVE_LIBSECRET 1' "$build/autoconf.h"; then
 	pc="$pc $(pkg-config --cflags libsecret-1)"
 fi
 # shellcheck disable=SC2206 # pkg-config output is split into words on purpose
-flags=(-I"$build" -Ishared -Ifcgi -Icli $pc
+flags=(-I"$build" -I"$build/proto" -Ishared -Ifcgi -Icli $pc
 	-DBERTH_SYSCONFDIR='"/etc"' -DBERTH_PKGDATADIR='"/usr/share/berth"' -std=gnu11)
 
 logs=$(mktemp -d)
