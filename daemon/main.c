@@ -7,7 +7,8 @@
  * name; a second one waits as a standby and takes over within a second or
  * two of the first one's death) and runs the Lighthouse link (link.h) when
  * cloudship.enabled is true. Housekeeping runs once a minute whatever the
- * lease (daemon_housekeeping_tick()).
+ * lease: the housekeeper process (daemon/workers.h) runs
+ * shared/maintenance.c, and the run workers execute queued agent runs.
  *
  * Signals: SIGTERM and SIGINT close the management stream cleanly and exit
  * 0; SIGHUP reloads the config file (a bad file keeps the old config; a
@@ -27,17 +28,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agents.h"
 #include "autoconf.h"
 #include "config.h"
 #include "db.h"
 #include "lease.h"
 #include "link.h"
 #include "log.h"
+#include "parse.h"
 #include "transport.h"
+#include "workers.h"
 
-#define LOOP_MS              200
-#define HOUSEKEEPING_EVERY_S 60
-#define SHUTDOWN_WAIT_MS     2000
+#define LOOP_MS          200
+#define WORKERS_GRACE_S  10
+#define SHUTDOWN_WAIT_MS 2000
 
 static volatile sig_atomic_t got_stop, got_reload;
 
@@ -74,19 +78,6 @@ sleep_ms(int ms)
 	(void)nanosleep(&ts, NULL); /* EINTR: the caller checks the flags */
 }
 
-/*
- * Housekeeping, once a minute: the lead wires shared/maintenance.h
- * (expired sessions, token cache, idle MCP sessions, retention; the same
- * code as `berth maintenance --once`) into this function. It must stay
- * short or work in batches: the Lighthouse link waits while it runs.
- */
-static void
-daemon_housekeeping_tick(const struct config *cfg, struct db *db)
-{
-	(void)cfg;
-	(void)db;
-}
-
 /* Is the Lighthouse link on? Enabled, and with a key to register with. */
 static bool
 link_wanted(const struct config *cfg)
@@ -94,8 +85,23 @@ link_wanted(const struct config *cfg)
 	return cfg->cloudship.enabled && *cfg->cloudship.registration_key;
 }
 
-/* Reloads path; on success swaps *cfg and tells the link. */
+/* Loads the agent files into the database (shared/agents.h). */
 static void
+sync_agents(struct db *db, const struct config *cfg)
+{
+	struct agents_sync_report r;
+	berr rc = agents_sync(db, cfg, NULL, &r);
+
+	if (rc != OK)
+		log_warn("agents: sync failed: %s", err_str(rc));
+	else
+		log_info("agents: %d added, %d updated, %d unchanged, %d "
+		         "removed, %d bad file(s) skipped",
+		    r.added, r.updated, r.unchanged, r.removed, r.failed);
+}
+
+/* Reloads path; on success swaps *cfg, tells the link, returns true. */
+static bool
 reload(const char *path, struct config **cfg, struct link *l, bool debug_flag)
 {
 	struct config *next = NULL;
@@ -109,7 +115,7 @@ reload(const char *path, struct config **cfg, struct link *l, bool debug_flag)
 		          "old one (%s)%s%s",
 		    err_str(rc), diag ? ": " : "", diag ? diag : "");
 		free(diag);
-		return;
+		return false;
 	}
 	free(diag);
 	key = config_static_change(*cfg, next);
@@ -118,7 +124,7 @@ reload(const char *path, struct config **cfg, struct link *l, bool debug_flag)
 		          "the old configuration",
 		    key);
 		config_free(next);
-		return;
+		return false;
 	}
 	log_set_level(debug_flag || next->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
 	if (l != NULL)
@@ -126,13 +132,16 @@ reload(const char *path, struct config **cfg, struct link *l, bool debug_flag)
 	config_free(*cfg);
 	*cfg = next;
 	log_info("SIGHUP: configuration reloaded from %s", (*cfg)->path);
+	return true;
 }
 
 static void
 usage(FILE *out)
 {
-	fprintf(
-	    out, "usage: berthd [--config FILE] [--foreground] [--debug]\n");
+	fprintf(out,
+	    "usage: berthd [--config FILE] [--foreground] [--debug]\n"
+	    "       (berthd starts its own run workers as "
+	    "berthd --run-worker N)\n");
 }
 
 int
@@ -144,6 +153,7 @@ main(int argc, char **argv)
 		{ "debug", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "run-worker", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = NULL;
@@ -151,9 +161,10 @@ main(int argc, char **argv)
 	struct db *db = NULL;
 	struct link *l = NULL;
 	struct lease *ls = NULL;
+	struct workers w = { 0 };
+	int worker = -2; /* --run-worker: >= 0 runs, -1 housekeeper */
 	bool debug_flag = false, have_lease = false, said_standby = false;
 	char *diag = NULL, key6[16];
-	time_t next_hk;
 	int c, status = 1;
 	berr rc;
 
@@ -165,6 +176,12 @@ main(int argc, char **argv)
 		case 'd': debug_flag = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("berthd %s\n", PACKAGE_VERSION); return 0;
+		case 'w':
+			if (parse_int(optarg, -1, WORKERS_MAX, &worker) != OK) {
+				usage(stderr);
+				return 2;
+			}
+			break;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -178,6 +195,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	log_set_level(debug_flag || cfg->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO);
+	if (worker >= -1) /* a child started by workers_start() */
+		return workers_main(config_path, cfg, worker);
 	install_signals();
 	transport_global_init();
 	log_info("berthd %s starting (gRPC core %s)", PACKAGE_VERSION,
@@ -200,8 +219,8 @@ main(int argc, char **argv)
 		    log_secret_prefix(
 		        cfg->cloudship.registration_key, key6, sizeof(key6)));
 	else
-		log_info("cloudship.enabled is false: no Lighthouse link, "
-		         "housekeeping only");
+		log_info("cloudship.enabled is false: no Lighthouse link; "
+		         "run workers and housekeeping only");
 	if (cfg->cloudship.enabled && !link_wanted(cfg))
 		log_error("cloudship.enabled is true but cloudship."
 		          "registration_key is empty: no Lighthouse link until "
@@ -214,16 +233,22 @@ main(int argc, char **argv)
 	if (cfg->cloudship.enabled && !cfg->cloudship.use_tls)
 		log_warn("cloudship.use_tls is false: the registration key "
 		         "travels in plaintext");
+	sync_agents(db, cfg);
+	w.config_path = config_path;
+	w.debug = debug_flag;
+	/* A run step can take a whole model call with its retries. */
+	if (workers_start(&w, cfg, cfg->runner.workers,
+	        cfg->ai_timeout * (cfg->ai_max_retries + 1) + 60) == ERR_IO)
+		goto out;
 
-	next_hk = time(NULL) + HOUSEKEEPING_EVERY_S;
 	while (!got_stop) {
+		workers_check(&w, cfg);
 		if (got_reload) {
 			got_reload = 0;
-			reload(config_path, &cfg, l, debug_flag);
-		}
-		if (time(NULL) >= next_hk) {
-			next_hk = time(NULL) + HOUSEKEEPING_EVERY_S;
-			daemon_housekeeping_tick(cfg, db);
+			if (reload(config_path, &cfg, l, debug_flag)) {
+				sync_agents(db, cfg);
+				workers_signal(&w, SIGHUP);
+			}
 		}
 		if (!link_wanted(cfg)) {
 			if (have_lease) {
@@ -273,6 +298,7 @@ main(int argc, char **argv)
 		link_shutdown(l, SHUTDOWN_WAIT_MS);
 	status = 0;
 out:
+	workers_stop(&w, WORKERS_GRACE_S);
 	link_free(l);
 	lease_free(ls);
 	db_free(db);

@@ -7,35 +7,79 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "db.h"
+#include "agents.h"
 #include "log.h"
+#include "maintenance.h"
 #include "runner.h"
 
-static volatile sig_atomic_t workers_term;
+static volatile sig_atomic_t workers_term, workers_hup;
 
 static void
 workers_on_term(int sig)
 {
-	(void)sig;
-	workers_term = 1;
+	if (sig == SIGHUP)
+		workers_hup = 1;
+	else
+		workers_term = 1;
 }
 
-/* Forks and execs "berthd [--config PATH] --run-worker INDEX". */
+/* SIGHUP: the parent reloaded; take the new file between two runs. */
+static void
+workers_reload(const char *path, struct config **cfg)
+{
+	struct config *next = NULL;
+	char *diag = NULL;
+
+	workers_hup = 0;
+	if (config_load(path, &next, &diag) == OK) {
+		config_free(*cfg);
+		*cfg = next;
+		log_info("worker: configuration reloaded");
+	} else {
+		log_warn("worker: configuration not reloaded, keeping the old "
+		         "one");
+	}
+	free(diag);
+}
+
+/* Sleeps up to s seconds, ending early on SIGTERM. */
+static void
+workers_nap(int s)
+{
+	struct timespec ts = { 1, 0 };
+	int i;
+
+	for (i = 0; i < s && !workers_term; i++)
+		nanosleep(&ts, NULL);
+}
+
+extern char **environ;
+
+/*
+ * Starts "berthd [--config PATH] --run-worker INDEX" (INDEX -1: the
+ * housekeeper). posix_spawn, not fork: the parent runs gRPC's threads,
+ * and a forked copy of a threaded process may only exec anyway.
+ */
 static pid_t
 workers_spawn(const struct workers *w, int index)
 {
 	char self[PATH_MAX], idx[16];
-	char *argv[7];
+	char *argv[8];
+	posix_spawnattr_t attr;
+	sigset_t none;
 	ssize_t n;
-	pid_t pid;
+	pid_t pid = -1;
 	int a = 0;
 
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -48,18 +92,19 @@ workers_spawn(const struct workers *w, int index)
 		argv[a++] = "--config";
 		argv[a++] = (char *)w->config_path;
 	}
+	if (w->debug)
+		argv[a++] = "--debug";
 	argv[a++] = "--run-worker";
 	argv[a++] = idx;
 	argv[a] = NULL;
-	pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execv(self, argv);
-		_exit(127);
-	}
+	if (posix_spawnattr_init(&attr) != 0)
+		return -1;
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	if (posix_spawn(&pid, self, NULL, &attr, argv, environ) != 0)
+		pid = -1;
+	posix_spawnattr_destroy(&attr);
 	return pid;
 }
 
@@ -70,9 +115,7 @@ workers_start(struct workers *w, const struct config *cfg, int n, int stale_s)
 	int i, reaped = 0;
 	berr rc = OK;
 
-	w->n = n < 0 ? 0 : n > WORKERS_MAX ? WORKERS_MAX : n;
-	if (w->n == 0)
-		return OK;
+	w->n = n < 0 ? 0 : n > WORKERS_MAX - 1 ? WORKERS_MAX - 1 : n;
 	if ((db = db_new(cfg->database.url, cfg->database.connect_timeout)) !=
 	    NULL) {
 		rc = runner_reap(db, cfg, stale_s, &reaped);
@@ -82,13 +125,16 @@ workers_start(struct workers *w, const struct config *cfg, int n, int stale_s)
 			    reaped);
 		db_free(db);
 	}
-	for (i = 0; i < w->n; i++) {
-		if ((w->pid[i] = workers_spawn(w, i)) < 0) {
-			log_error("workers: fork: %s", strerror(errno));
+	/* Slots 0..n-1 run agents; slot n is the housekeeper. */
+	for (i = 0; i <= w->n; i++) {
+		if ((w->pid[i] = workers_spawn(w, i == w->n ? -1 : i)) < 0) {
+			log_error("workers: cannot start a worker process");
 			return ERR_IO;
 		}
 	}
-	log_info("workers: %d run worker(s) started", w->n);
+	w->n++;
+	log_info(
+	    "workers: %d run worker(s) and the housekeeper started", w->n - 1);
 	return rc == ERR_DB_DOWN ? rc : OK;
 }
 
@@ -99,6 +145,8 @@ workers_check(struct workers *w, const struct config *cfg)
 	pid_t pid;
 
 	(void)cfg;
+	if (w->stopping)
+		return 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		for (i = 0; i < w->n; i++) {
 			if (w->pid[i] != pid)
@@ -109,7 +157,7 @@ workers_check(struct workers *w, const struct config *cfg)
 			    WIFSIGNALED(status) ? "killed by signal" : "exited",
 			    WIFSIGNALED(status) ? WTERMSIG(status)
 			                        : WEXITSTATUS(status));
-			w->pid[i] = workers_spawn(w, i);
+			w->pid[i] = workers_spawn(w, i == w->n - 1 ? -1 : i);
 			w->restarts++;
 			replaced++;
 		}
@@ -118,11 +166,22 @@ workers_check(struct workers *w, const struct config *cfg)
 }
 
 void
+workers_signal(struct workers *w, int sig)
+{
+	int i;
+
+	for (i = 0; i < w->n; i++)
+		if (w->pid[i] > 0)
+			kill(w->pid[i], sig);
+}
+
+void
 workers_stop(struct workers *w, int grace_s)
 {
 	struct timespec ts = { 0, 50 * 1000000L };
 	int i, left, status, tries;
 
+	w->stopping = true;
 	for (i = 0; i < w->n; i++)
 		if (w->pid[i] > 0)
 			kill(w->pid[i], SIGTERM);
@@ -174,41 +233,87 @@ workers_wait(struct db *db)
 		PQfreemem(nt);
 }
 
+/*
+ * The housekeeper: shared/maintenance.c once a minute (the same code as
+ * `berth maintenance --once`; one runner across hosts by its advisory
+ * lock) and the reap of runs whose worker stopped heart-beating.
+ */
+static int
+workers_housekeeper(const char *path, struct config *cfg, struct db *db)
+{
+	struct maintenance_stats st;
+	int reaped, stale;
+	berr rc;
+
+	log_info("housekeeper: ready");
+	while (!workers_term) {
+		if (workers_hup)
+			workers_reload(path, &cfg);
+		rc = maintenance_run(db, cfg, &st);
+		if (rc != OK && rc != ERR_DB_DOWN)
+			log_warn("housekeeper: maintenance: %s", err_str(rc));
+		/* A step can take a whole model call with its retries. */
+		stale = cfg->ai_timeout * (cfg->ai_max_retries + 1) + 60;
+		if (runner_reap(db, cfg, stale, &reaped) == OK && reaped > 0)
+			log_warn("housekeeper: %d stale run(s) failed (worker "
+			         "lost)",
+			    reaped);
+		workers_nap(60);
+	}
+	config_free(cfg);
+	return 0;
+}
+
 int
-workers_main(const struct config *cfg, int index)
+workers_main(const char *path, struct config *cfg, int index)
 {
 	struct runner_outcome o;
 	struct sigaction sa;
 	struct db *db;
 	char host[128] = "", id[200];
+	int status = 0;
 	berr rc;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = workers_on_term;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	signal(SIGHUP, SIG_IGN);
+	sigaction(SIGHUP, &sa, NULL);
+	/* berthd killed (even -9): stop too, never run on as an orphan. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		workers_term = 1;
 	(void)gethostname(host, sizeof(host) - 1);
 	snprintf(id, sizeof(id), "%s:%ld:%d", host, (long)getpid(), index);
 	if ((db = db_new(cfg->database.url, cfg->database.connect_timeout)) ==
-	    NULL)
+	    NULL) {
+		config_free(cfg);
 		return 1;
+	}
+	if (index < 0) {
+		status = workers_housekeeper(path, cfg, db);
+		db_free(db);
+		return status;
+	}
 	log_info("worker %d: ready (%s)", index, id);
 	while (!workers_term) {
+		if (workers_hup)
+			workers_reload(path, &cfg);
 		rc = runner_run_one(db, cfg, id, &o);
 		if (rc == ERR_DB_DOWN) {
-			sleep(1);
+			workers_nap(1);
 			continue;
 		}
 		if (rc != OK) {
 			log_error("worker %d: %s", index, err_str(rc));
-			sleep(1);
+			workers_nap(1);
 			continue;
 		}
 		if (o.run_id == 0 && !workers_term)
 			workers_wait(db);
 	}
 	db_free(db);
+	config_free(cfg);
 	log_info("worker %d: stopped", index);
-	return 0;
+	return status;
 }

@@ -31,14 +31,16 @@ struct config;
 
 struct workers {
 	const char *config_path; /* reloaded by each new worker */
-	int n;
+	bool debug;              /* pass --debug on */
+	bool stopping;
+	int n; /* run workers + the housekeeper */
 	pid_t pid[WORKERS_MAX];
 	int restarts;
 };
 
 /*
- * Fails stale runs (stale_s without a heartbeat) and forks n workers
- * (0 = none). cfg is the parent's config, inherited by the children.
+ * Fails stale runs (stale_s without a heartbeat) and starts n run
+ * workers (0 = none) and the housekeeper. cfg is the parent's config, inherited by the children.
  * OK, ERR_DB_DOWN (the stale-run reap could not run: workers start anyway
  * and the next start retries), ERR_IO (fork failed).
  */
@@ -51,13 +53,18 @@ berr workers_start(struct workers *w, const struct config *cfg, int n,
  */
 int workers_check(struct workers *w, const struct config *cfg);
 
+/* Sends sig (SIGHUP: reload) to every worker. */
+void workers_signal(struct workers *w, int sig);
+
 /* SIGTERM to every worker, SIGKILL after grace_s, all waited for. */
 void workers_stop(struct workers *w, int grace_s);
 
 /*
- * The body of a worker process (berthd --run-worker index): claims and
- * runs queued runs until SIGTERM. Returns the process exit status.
+ * The body of a worker process (berthd --run-worker INDEX): claims and
+ * runs queued runs until SIGTERM; INDEX -1 is the housekeeper (maintenance
+ * once a minute, stale runs reaped). Takes cfg (loaded from path, reloaded
+ * on SIGHUP between runs). Returns the process exit status.
  */
-int workers_main(const struct config *cfg, int index);
+int workers_main(const char *path, struct config *cfg, int index);
 
 #endif

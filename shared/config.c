@@ -845,6 +845,7 @@ static const struct ckey config_keys[] = {
 	    NULL, CF_RELOAD),
 	K_INT("retention.runs_days", retention.runs_days, "90", 1, 36500, NULL,
 	    CF_RELOAD),
+	K_INT("runner.workers", runner.workers, "2", 0, 64, NULL, 0),
 	K_STR("upstream.name", upstream.name, "upstream", NULL, CF_RELOAD,
 	    check_nonempty),
 	K_STR("upstream.base_url", upstream.base_url, "", NULL, CF_RELOAD,

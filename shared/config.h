@@ -116,6 +116,9 @@ struct config {
 		int runs_days;
 	} retention;
 	struct {
+		int workers; /* berthd's run worker processes; 0 = none */
+	} runner;
+	struct {
 		char *name; /* bound into the encryption of stored keys */
 		char *base_url;
 		char *login_path;

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "dotprompt.h"
 #include "log.h"
+#include "outbox.h"
 #include "parse.h"
 #include "principal.h"
 #include "tools.h"
@@ -71,9 +72,6 @@ static const char runner_sql_finish[] =
     "THEN $6::jsonb ELSE tool_calls END, input_tokens = $7::int, "
     "output_tokens = $8::int, total_tokens = $7::int + $8::int, "
     "model = coalesce($9, model) WHERE id = $1::bigint AND status = 'running'";
-static const char runner_sql_outbox[] =
-    "INSERT INTO lighthouse_outbox (run_id, kind) VALUES ($1::bigint, "
-    "'send_run') ON CONFLICT (run_id, kind) DO NOTHING";
 static const char runner_sql_stale[] =
     "SELECT id FROM runs WHERE status = 'running' AND heartbeat_at < "
     "now() - make_interval(secs => $1::int) ORDER BY id LIMIT 100";
@@ -111,9 +109,7 @@ runner_prepare(struct db *db)
 	    (rc = db_prepare(db, "runner_user", runner_sql_user, 1)) != OK ||
 	    (rc = db_prepare(db, "runner_event", runner_sql_event, 4)) != OK ||
 	    (rc = db_prepare(db, "runner_beat", runner_sql_beat, 2)) != OK ||
-	    (rc = db_prepare(db, "runner_finish", runner_sql_finish, 9)) !=
-	        OK ||
-	    (rc = db_prepare(db, "runner_outbox", runner_sql_outbox, 1)) != OK)
+	    (rc = db_prepare(db, "runner_finish", runner_sql_finish, 9)) != OK)
 		return rc;
 	return db_prepare(db, "runner_stale", runner_sql_stale, 1);
 }
@@ -796,7 +792,7 @@ runner_finish_tx(struct db *db, void *arg)
 	if ((rc = db_exec(db, "runner_finish", 9, v, NULL)) != OK)
 		return rc;
 	if (r->cfg->cloudship.enabled &&
-	    (rc = db_exec(db, "runner_outbox", 1, v, NULL)) != OK)
+	    (rc = outbox_enqueue(db, r->id_s)) != OK)
 		return rc;
 	return OK;
 }

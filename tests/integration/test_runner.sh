@@ -32,7 +32,7 @@ KEY=sk-mock-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 /usr/bin/python3 "$BERTH_SRCDIR/tests/integration/ai-mock/ai_mock.py" \
 	--port-file "$W/port" --log "$W/requests.jsonl" --key "$KEY" >"$W/mock.out" 2>&1 &
 MOCK_PID=$!
-trap 'rc=$?; kill "$MOCK_PID" 2>/dev/null; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; kill "$MOCK_PID" 2>/dev/null || true; (exit $rc); stack_cleanup' EXIT
 for _ in $(seq 100); do [[ -s $W/port ]] && break; sleep 0.1; done
 [[ -s $W/port ]] || fail "ai_mock.py did not start: $(cat "$W/mock.out")"
 MOCK=http://127.0.0.1:$(cat "$W/port")
@@ -158,3 +158,41 @@ run run show "$id"
 assert_eq "$RC" 0 "run show"
 assert_json "$OUT" "status" "succeeded"
 pass "a run whose worker died is failed by reap, with its outbox row; run show prints the run with its events"
+
+# --- berthd's run workers ---------------------------------------------------------
+# The same queue served by the daemon: berthd starts runner.workers run
+# workers and a housekeeper (berthd --run-worker N); a queued run is taken
+# within a NOTIFY; a kill -9 of berthd takes its workers with it.
+BERTHD=$BIN/daemon/berthd
+[[ -x $BERTHD ]] || fail "berthd not built at $BERTHD"
+sed -e 's/^  enabled: true/  enabled: false/' "$W/config.yaml" >"$W/daemon.yaml"
+printf 'runner:\n  workers: 2\n' >>"$W/daemon.yaml"
+OPENAI_API_KEY=$KEY "$BERTHD" --config "$W/daemon.yaml" >"$W/berthd.log" 2>&1 &
+DPID=$!
+trap 'rc=$?; kill -9 "$DPID" 2>/dev/null || true; kill "$MOCK_PID" 2>/dev/null || true; (exit $rc); stack_cleanup' EXIT
+deadline=$((SECONDS + 20))
+until [[ $(pgrep -P "$DPID" -f -- "--run-worker" | wc -l) -ge 3 ]]; do
+	((SECONDS < deadline)) || fail "berthd did not start its workers: $(tail -n 20 "$W/berthd.log")"
+	sleep 0.2
+done
+export OPENAI_API_KEY=$KEY
+t0=$(date +%s%N)
+run --config "$W/daemon.yaml" agent run checker "via the daemon"
+did=$OUT
+deadline=$((SECONDS + 30))
+until [[ $(psql_q "SELECT status FROM runs WHERE id = $did") == succeeded ]]; do
+	((SECONDS < deadline)) || fail "berthd's workers did not run $did: $(psql_q "SELECT status, error FROM runs WHERE id = $did"); $(tail -n 20 "$W/berthd.log")"
+	sleep 0.1
+done
+t1=$(date +%s%N)
+claimed=$(psql_q "SELECT claimed_by FROM runs WHERE id = $did")
+assert_contains "$(pgrep -P "$DPID" -f -- "--run-worker" | tr '\n' ' ')" "$(cut -d: -f2 <<<"$claimed")" "claimed by one of berthd's workers"
+pass "berthd: 2 run workers + housekeeper; run $did queued -> succeeded in $(((t1 - t0) / 1000000)) ms, claimed by $claimed"
+
+kill -9 "$DPID"
+deadline=$((SECONDS + 10))
+until ! pgrep -f -- "daemon.yaml --run-worker" >/dev/null; do
+	((SECONDS < deadline)) || fail "workers outlived a kill -9 of berthd: $(pgrep -af -- --run-worker)"
+	sleep 0.1
+done
+pass "kill -9 of berthd: its workers and housekeeper exit with it (no orphans)"
