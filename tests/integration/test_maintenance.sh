@@ -10,7 +10,8 @@
 #     retention.audit_days: all gone after one pass; live sessions, live
 #     cache rows, live MCP sessions, recent runs, a run whose report is not
 #     acknowledged and recent audit rows are kept;
-#   * while the pass runs, a background loop keeps making authenticated
+#   * while the pass runs, logins (POST /auth/login) and a background loop
+#     keep going; the loop makes authenticated
 #     requests through nginx (GET /auth/whoami and an MCP ping in a live
 #     session, with an API key): they must all succeed; their count and
 #     latency are printed;
@@ -123,6 +124,11 @@ pass "$AUDIT_OLD audit rows dated 400 days ago, chain intact: $OUT"
 KEY=$("$BERTH_BIN" apikey create alice --name maint-test 2>/dev/null) || fail "berth apikey create alice"
 [[ $KEY =~ ^sk- ]] || fail "berth apikey create printed no key"
 UID_A=$(sql "SELECT id FROM users WHERE username = 'alice'")
+# bob signs in with POST /auth/login during the pass (a local password).
+BOB_PW='correct horse battery staple'
+printf '%s\n' "$BOB_PW" | "$BERTH_BIN" user create bob --role viewer --password-stdin >/dev/null ||
+	fail "berth user create bob"
+UID_B=$(sql "SELECT id FROM users WHERE username = 'bob'")
 AUTH=(-H "Authorization: Bearer $KEY")
 JSON_HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
 INIT_BODY='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}'
@@ -247,16 +253,31 @@ load_loop() {
 }
 : >"$W/load.1"
 : >"$W/load.2"
+# Logins: POST /auth/login (scrypt, a new session row each) until the
+# pass ends. "STATUS SECONDS" per login.
+login_loop() {
+	local out
+	while [[ ! -e $W/stop ]]; do
+		out=$(curl -sS --max-time 30 -o /dev/null -w '%{http_code} %{time_total}' \
+			-H 'Content-Type: application/json' \
+			--data "{\"username\":\"bob\",\"password\":\"$BOB_PW\"}" \
+			"$BERTH_URL/auth/login" 2>/dev/null) || out="000 0"
+		printf '%s\n' "$out" >>"$W/login.log"
+	done
+}
+: >"$W/login.log"
 load_loop 1 &
 L1=$!
 load_loop 2 &
 L2=$!
+login_loop &
+L3=$!
 sleep 0.5
 t0=$(now_ms)
 run maintenance --once
 t1=$(now_ms)
 touch "$W/stop"
-wait "$L1" "$L2" || true
+wait "$L1" "$L2" "$L3" || true
 assert_eq "$RC" 0 "maintenance --once: $OUT $ERR"
 printf '    %s\n' "${OUT//$'\n'/$'\n'    }"
 
@@ -272,6 +293,14 @@ if ((bad > 0)); then
 	fail "$bad of $total requests failed during maintenance"
 fi
 pass "$total authenticated requests during the pass, all 200"
+logins=$(wc -l <"$W/login.log")
+badlogin=$(grep -vc '^200 ' "$W/login.log" || true)
+maxlogin=$(awk '$1 == 200 && $2 > m { m = $2 } END { printf "%.3f", m + 0 }' "$W/login.log")
+echo "NOTE during the pass: $logins logins (POST /auth/login, scrypt), $badlogin failed, slowest ${maxlogin} s"
+((logins > 0)) || fail "no login was made during the pass"
+((badlogin == 0)) || { sort "$W/login.log" | uniq -c | head; fail "$badlogin of $logins logins failed during maintenance"; }
+assert_eq "$(sql "SELECT count(*) FROM sessions WHERE user_id = :'u'" "u=$UID_B")" "$logins" "every login's session kept"
+pass "$logins logins during the pass, all 200, each session kept"
 
 # --- what is gone, what is kept ----------------------------------------------------------
 
@@ -285,7 +314,7 @@ assert_eq "$(count_of outbox)" 400 "outbox deleted"
 assert_eq "$(count_of audit)" "$AUDIT_OLD" "audit rows deleted"
 
 assert_eq "$(sql "SELECT count(*) FROM sessions WHERE expires_at < now()")" 0 "expired sessions left"
-assert_eq "$(sql "SELECT count(*) FROM sessions")" 100 "live sessions kept"
+assert_eq "$(sql "SELECT count(*) FROM sessions WHERE user_id <> :'u'" "u=$UID_B")" 100 "live sessions kept"
 assert_eq "$(sql "SELECT count(*) FROM token_cache")" 10 "live token-cache rows kept"
 assert_eq "$(sql "SELECT count(*) FROM mcp_sessions WHERE id LIKE 'maint-%'")" 20 "live MCP sessions kept"
 assert_eq "$(sql "SELECT count(*) FROM mcp_sessions WHERE id = :'s'" "s=$SID")" 1 "the curl MCP session kept"
