@@ -146,12 +146,39 @@ static const struct tool_def tools_fixture[] = {
 /* issue 5: a provider's tools (upstream tools), after the others. */
 static const struct tool_def *tools_extra;
 static size_t tools_nextra;
+/* The schema and Tool-object caches (below) for a provider's tools. */
+static struct json_object **tools_extra_schemas, **tools_extra_described;
 
 void
 tools_set_provider(const struct tool_def *defs, size_t n)
 {
+	size_t i;
+
+	for (i = 0; i < tools_nextra; i++) {
+		if (tools_extra_schemas != NULL)
+			json_object_put(tools_extra_schemas[i]);
+		if (tools_extra_described != NULL)
+			json_object_put(tools_extra_described[i]);
+	}
+	free(tools_extra_schemas);
+	free(tools_extra_described);
+	tools_extra_schemas = tools_extra_described = NULL;
 	tools_extra = defs;
 	tools_nextra = defs != NULL ? n : 0;
+	if (tools_nextra == 0)
+		return;
+	tools_extra_schemas =
+	    calloc(tools_nextra, sizeof(*tools_extra_schemas));
+	tools_extra_described =
+	    calloc(tools_nextra, sizeof(*tools_extra_described));
+	if (tools_extra_schemas == NULL || tools_extra_described == NULL) {
+		log_error("tools: out of memory; provider tools not served");
+		free(tools_extra_schemas);
+		free(tools_extra_described);
+		tools_extra_schemas = tools_extra_described = NULL;
+		tools_extra = NULL;
+		tools_nextra = 0;
+	}
 }
 
 static const struct tool_def *
@@ -295,19 +322,41 @@ tools_cursor_parse(const char *cursor, size_t *offset)
 static struct json_object *tools_schemas[TOOLS_NALL];
 static struct json_object *tools_described[TOOLS_NALL];
 
+/* t's two cache cells, or false when t is no tool of the registry. */
+static bool
+tools_cache(const struct tool_def *t, struct json_object ***schema,
+    struct json_object ***described)
+{
+	size_t i = tools_slot(t);
+
+	if (i < TOOLS_NALL) {
+		*schema = &tools_schemas[i];
+		*described = &tools_described[i];
+		return true;
+	}
+	if (tools_extra != NULL && tools_extra_schemas != NULL &&
+	    t >= tools_extra && t < tools_extra + tools_nextra) {
+		i = (size_t)(t - tools_extra);
+		*schema = &tools_extra_schemas[i];
+		*described = &tools_extra_described[i];
+		return true;
+	}
+	return false;
+}
+
 /* The parsed schema of t (borrowed), or NULL for a schema that does not
  * parse (a bug, logged) or no memory. */
 static struct json_object *
 tools_schema(const struct tool_def *t)
 {
-	size_t i = tools_slot(t);
+	struct json_object **schema, **described;
 
-	if (i >= TOOLS_NALL)
+	if (!tools_cache(t, &schema, &described))
 		return NULL;
-	if (tools_schemas[i] == NULL &&
-	    (tools_schemas[i] = json_tokener_parse(t->input_schema)) == NULL)
+	if (*schema == NULL &&
+	    (*schema = json_tokener_parse(t->input_schema)) == NULL)
 		log_error("tools: input schema of %s does not parse", t->name);
-	return tools_schemas[i];
+	return *schema;
 }
 
 /* The MCP Tool object of t (a new reference; the caller puts it); NULL
@@ -315,13 +364,12 @@ tools_schema(const struct tool_def *t)
 static struct json_object *
 tools_describe(const struct tool_def *t)
 {
-	struct json_object *o, *schema;
-	size_t i = tools_slot(t);
+	struct json_object *o, *schema, **cschema, **described;
 
-	if (i >= TOOLS_NALL)
+	if (!tools_cache(t, &cschema, &described))
 		return NULL;
-	if (tools_described[i] != NULL)
-		return json_object_get(tools_described[i]);
+	if (*described != NULL)
+		return json_object_get(*described);
 	if ((schema = tools_schema(t)) == NULL)
 		return NULL;
 	if ((o = json_object_new_object()) == NULL)
@@ -333,7 +381,7 @@ tools_describe(const struct tool_def *t)
 	json_object_object_add(
 	    o, "description", json_object_new_string(t->description));
 	json_object_object_add(o, "inputSchema", json_object_get(schema));
-	tools_described[i] = o;
+	*described = o;
 	return json_object_get(o);
 }
 
