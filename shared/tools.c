@@ -168,9 +168,9 @@ tools_set_provider(const struct tool_def *defs, size_t n)
 	if (tools_nextra == 0)
 		return;
 	tools_extra_schemas =
-	    calloc(tools_nextra, sizeof(*tools_extra_schemas));
+	    calloc(tools_nextra, sizeof(struct json_object *));
 	tools_extra_described =
-	    calloc(tools_nextra, sizeof(*tools_extra_described));
+	    calloc(tools_nextra, sizeof(struct json_object *));
 	if (tools_extra_schemas == NULL || tools_extra_described == NULL) {
 		log_error("tools: out of memory; provider tools not served");
 		free(tools_extra_schemas);
