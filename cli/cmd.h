@@ -86,6 +86,13 @@ int cmd_common_open(const char *who, const char *config_path,
  * audit log, with details.by = "cli:<OS user>"; takes ownership of details
  * (NULL = ERR_NOMEM). Returns audit_append()'s result.
  */
+/*
+ * Copies s into buf (size > 0) with control characters (and DEL) replaced
+ * by '?', cut to fit: text from the database on its way to a terminal.
+ * Returns buf.
+ */
+const char *cmd_common_clean(const char *s, char *buf, size_t size);
+
 berr cmd_common_audit(struct db *db, const char *action, const char *resource,
     const char *environment, struct json_object *details);
 

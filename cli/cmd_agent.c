@@ -47,19 +47,6 @@ cmd_agent_usage(FILE *out)
 	    "       berth agent show NAME [--env ENV]\n");
 }
 
-/* Terminal-safe copy: control characters become '?'. */
-static const char *
-cmd_agent_clean(const char *s, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		buf[i] =
-		    (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 static int
 cmd_agent_sync(const char *env, bool strict, const char *config_path)
 {
@@ -176,9 +163,10 @@ cmd_agent_list(const char *env, bool as_json, const char *config_path)
 			json_object_put(o);
 		} else {
 			printf("%-16s %-32s %-24s %5s %5s  %s\n",
-			    cmd_agent_clean(envv, a, sizeof(a)),
-			    cmd_agent_clean(name, b, sizeof(b)),
-			    *model ? cmd_agent_clean(model, c, sizeof(c)) : "-",
+			    cmd_common_clean(envv, a, sizeof(a)),
+			    cmd_common_clean(name, b, sizeof(b)),
+			    *model ? cmd_common_clean(model, c, sizeof(c))
+			           : "-",
 			    steps, ntools, upd);
 		}
 	}

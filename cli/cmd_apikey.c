@@ -71,19 +71,6 @@ cmd_apikey_usage(FILE *out)
 	    "       berth apikey revoke ID\n");
 }
 
-/* Copies s into buf with control characters replaced, for the terminal. */
-static const char *
-cmd_apikey_clean(const char *s, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		buf[i] =
-		    ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 /*
  * Parses "30d", "12h", "90m", "3600s" into seconds: digits then one unit,
  * nothing else. false when malformed, zero or over 100 years.
@@ -303,10 +290,10 @@ cmd_apikey_list(struct db *db, const char *user)
 	for (i = 0; i < PQntuples(res); i++)
 		printf("%-6s %-16s %-20s %-8s %-20s %-20s %-20s %s\n",
 		    PQgetvalue(res, i, PQfnumber(res, "id")),
-		    cmd_apikey_clean(
+		    cmd_common_clean(
 		        PQgetvalue(res, i, PQfnumber(res, "username")), b1,
 		        sizeof(b1)),
-		    cmd_apikey_clean(PQgetvalue(res, i, PQfnumber(res, "name")),
+		    cmd_common_clean(PQgetvalue(res, i, PQfnumber(res, "name")),
 		        b2, sizeof(b2)),
 		    PQgetvalue(res, i, PQfnumber(res, "key_prefix")),
 		    PQgetvalue(res, i, PQfnumber(res, "created_at")),

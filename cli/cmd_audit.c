@@ -333,19 +333,6 @@ cmd_audit_parse(int argc, char **argv, int first, struct cmd_audit_filter *f)
 	return 0;
 }
 
-/* Copies s into buf with control characters replaced, for the terminal. */
-static const char *
-cmd_audit_clean(const char *s, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		buf[i] =
-		    ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 /* The text of column name in row i, NULL for SQL NULL. */
 static const char *
 cmd_audit_col(const PGresult *res, int i, const char *name)
@@ -419,12 +406,12 @@ cmd_audit_print_row(const PGresult *res, int i)
 	v = cmd_audit_col(res, i, "username");
 	if (v == NULL)
 		v = cmd_audit_col(res, i, "user_id");
-	cmd_audit_clean(v != NULL ? v : "-", user, sizeof(user));
+	cmd_common_clean(v != NULL ? v : "-", user, sizeof(user));
 	v = cmd_audit_col(res, i, "resource");
-	cmd_audit_clean(v != NULL ? v : "-", resource, sizeof(resource));
+	cmd_common_clean(v != NULL ? v : "-", resource, sizeof(resource));
 	v = cmd_audit_col(res, i, "environment");
-	cmd_audit_clean(v != NULL ? v : "-", env, sizeof(env));
-	cmd_audit_clean(
+	cmd_common_clean(v != NULL ? v : "-", env, sizeof(env));
+	cmd_common_clean(
 	    cmd_audit_col(res, i, "details"), details, sizeof(details));
 	v = cmd_audit_col(res, i, "ip_address");
 	printf("%-6s %-27s %-16s %-18s %-20s %-12s %-16s %-3s %s\n",

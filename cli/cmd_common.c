@@ -68,6 +68,18 @@ cmd_common_open(const char *who, const char *config_path, struct config **cfg,
 	return cmd_common_connect(who, *cfg, db);
 }
 
+const char *
+cmd_common_clean(const char *s, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
+		buf[i] =
+		    ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
+}
+
 berr
 cmd_common_audit(struct db *db, const char *action, const char *resource,
     const char *environment, struct json_object *details)

@@ -132,20 +132,6 @@ cmd_user_usage(FILE *out)
 	    "       berth user grant NAME --env ENV=ROLE [...]\n");
 }
 
-/* Copies s into buf with control characters replaced: names come from the
- * database and end on a terminal. */
-static const char *
-cmd_user_clean(const char *s, char *buf, size_t size)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
-		buf[i] =
-		    ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 /*
  * Appends an audit row for a change to user name; takes ownership of
  * details (freed here). env: the environment when the change concerns
@@ -556,9 +542,10 @@ cmd_user_list(struct db *db)
 	printf("%-6s %-24s %-8s %s\n", "ID", "USERNAME", "DISABLED", "ROLES");
 	for (i = 0; i < PQntuples(res); i++)
 		printf("%-6s %-24s %-8s %s\n", PQgetvalue(res, i, fid),
-		    cmd_user_clean(PQgetvalue(res, i, fname), b1, sizeof(b1)),
+		    cmd_common_clean(PQgetvalue(res, i, fname), b1, sizeof(b1)),
 		    strcmp(PQgetvalue(res, i, fdis), "t") == 0 ? "yes" : "no",
-		    cmd_user_clean(PQgetvalue(res, i, froles), b2, sizeof(b2)));
+		    cmd_common_clean(
+		        PQgetvalue(res, i, froles), b2, sizeof(b2)));
 	PQclear(res);
 	return 0;
 }
@@ -587,11 +574,11 @@ cmd_user_show(struct db *db, const char *name)
 	}
 	snprintf(id, sizeof(id), "%s", cmd_user_val(user, 0, "id"));
 	printf("user %s (id %s)\n",
-	    cmd_user_clean(cmd_user_val(user, 0, "username"), b, sizeof(b)),
+	    cmd_common_clean(cmd_user_val(user, 0, "username"), b, sizeof(b)),
 	    id);
 	printf("  email:     %s\n",
 	    cmd_user_val(user, 0, "email")[0] != '\0'
-	        ? cmd_user_clean(cmd_user_val(user, 0, "email"), b, sizeof(b))
+	        ? cmd_common_clean(cmd_user_val(user, 0, "email"), b, sizeof(b))
 	        : "-");
 	printf("  source:    %s\n", cmd_user_val(user, 0, "auth_source"));
 	printf("  password:  %s\n",
@@ -610,7 +597,7 @@ cmd_user_show(struct db *db, const char *name)
 	printf("roles:%s\n", PQntuples(res) == 0 ? " none" : "");
 	for (i = 0; i < PQntuples(res); i++)
 		printf("  %-20s %s\n",
-		    cmd_user_clean(
+		    cmd_common_clean(
 		        cmd_user_val(res, i, "environment"), b, sizeof(b)),
 		    cmd_user_val(res, i, "role"));
 	PQclear(res);
@@ -625,7 +612,8 @@ cmd_user_show(struct db *db, const char *name)
 	for (i = 0; i < PQntuples(res); i++)
 		printf("  %-6s %-20s %-8s %-20s %-20s %-20s %s\n",
 		    cmd_user_val(res, i, "id"),
-		    cmd_user_clean(cmd_user_val(res, i, "name"), b, sizeof(b)),
+		    cmd_common_clean(
+		        cmd_user_val(res, i, "name"), b, sizeof(b)),
 		    cmd_user_val(res, i, "key_prefix"),
 		    cmd_user_val(res, i, "created_at"),
 		    cmd_user_val(res, i, "expires_at"),
