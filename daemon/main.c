@@ -242,7 +242,7 @@ main(int argc, char **argv)
 		goto out;
 
 	while (!got_stop) {
-		workers_check(&w, cfg);
+		workers_check(&w);
 		if (got_reload) {
 			got_reload = 0;
 			if (reload(config_path, &cfg, l, debug_flag)) {

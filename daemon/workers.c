@@ -139,12 +139,11 @@ workers_start(struct workers *w, const struct config *cfg, int n, int stale_s)
 }
 
 int
-workers_check(struct workers *w, const struct config *cfg)
+workers_check(struct workers *w)
 {
 	int i, status, replaced = 0;
 	pid_t pid;
 
-	(void)cfg;
 	if (w->stopping)
 		return 0;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {

@@ -51,7 +51,7 @@ berr workers_start(struct workers *w, const struct config *cfg, int n,
  * Call after SIGCHLD: waits for dead workers and starts replacements
  * (unless stopping). Returns how many were replaced.
  */
-int workers_check(struct workers *w, const struct config *cfg);
+int workers_check(struct workers *w);
 
 /* Sends sig (SIGHUP: reload) to every worker. */
 void workers_signal(struct workers *w, int sig);

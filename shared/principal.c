@@ -117,11 +117,7 @@ principal_col(const PGresult *res, const char *name)
 	return c < 0 ? NULL : PQgetvalue(res, 0, c);
 }
 
-/*
- * Fills out->roles from the JSON object {env: role, ...} of the statement.
- * false when it is not such an object or does not fit the principal.
- */
-static bool
+bool
 principal_parse_roles(const char *text, struct principal *out)
 {
 	struct json_object *o = json_tokener_parse(text);

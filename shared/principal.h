@@ -114,6 +114,14 @@ berr principal_resolve(struct db *db, const struct config *cfg,
  */
 bool principal_has_bearer(const char *authorization);
 
+/*
+ * Fills out->roles from a JSON object {environment: role, ...} (as the
+ * statements here aggregate user_roles). false when it is not such an
+ * object or does not fit the principal: callers refuse then, never use a
+ * cut role list. Also used by runner.c for the user who queued a run.
+ */
+bool principal_parse_roles(const char *text, struct principal *out);
+
 /* The role of p in an environment is decided by authz.h alone
  * (authz_may()), the one place that reads roles[]. */
 

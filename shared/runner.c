@@ -212,8 +212,8 @@ static berr
 runner_principal(struct runner_run *r)
 {
 	struct principal *p = &r->principal;
-	struct json_object *roles = NULL;
 	PGresult *res = NULL;
+	bool ok;
 	char uid[24];
 	const char *v[1] = { uid };
 	berr rc;
@@ -242,23 +242,12 @@ runner_principal(struct runner_run *r)
 	    PQgetvalue(res, 0, PQfnumber(res, "username")));
 	snprintf(p->email, sizeof(p->email), "%s",
 	    PQgetvalue(res, 0, PQfnumber(res, "email")));
-	roles = json_tokener_parse(PQgetvalue(res, 0, PQfnumber(res, "roles")));
+	/* Like principal_resolve(): a role list that does not fit is a
+	 * refusal, never a cut list. */
+	ok = principal_parse_roles(
+	    PQgetvalue(res, 0, PQfnumber(res, "roles")), p);
 	PQclear(res);
-	if (roles != NULL && json_object_is_type(roles, json_type_object)) {
-		json_object_object_foreach(roles, env, role)
-		{
-			if (p->nroles == PRINCIPAL_MAX_ROLES)
-				break;
-			snprintf(p->roles[p->nroles].environment,
-			    sizeof(p->roles[p->nroles].environment), "%s", env);
-			snprintf(p->roles[p->nroles].role,
-			    sizeof(p->roles[p->nroles].role), "%s",
-			    json_object_get_string(role));
-			p->nroles++;
-		}
-	}
-	json_object_put(roles);
-	return OK;
+	return ok ? OK : ERR_DENIED;
 }
 
 static bool
@@ -762,14 +751,10 @@ out:
 	return rc;
 }
 
-struct runner_fin {
-	struct runner_run *r;
-};
-
 static berr
 runner_finish_tx(struct db *db, void *arg)
 {
-	struct runner_run *r = ((struct runner_fin *)arg)->r;
+	struct runner_run *r = arg;
 	char steps[16], in[24], outt[24];
 	const char *v[9];
 	berr rc;
@@ -801,11 +786,10 @@ runner_finish_tx(struct db *db, void *arg)
 static berr
 runner_finish(struct runner_run *r)
 {
-	struct runner_fin f = { r };
 	struct json_object *ev;
 	berr rc;
 
-	if ((rc = db_tx(r->db, runner_finish_tx, &f)) != OK)
+	if ((rc = db_tx(r->db, runner_finish_tx, r)) != OK)
 		return rc;
 	ev = json_object_new_object();
 	if (ev != NULL) {
@@ -873,7 +857,8 @@ runner_run_one(struct db *db, const struct config *cfg, const char *worker_id,
 	if (rc == ERR_DENIED) {
 		snprintf(r.status, sizeof(r.status), "failed");
 		snprintf(r.error, sizeof(r.error),
-		    "the user who queued the run is disabled or gone");
+		    "the user who queued the run is disabled, gone, or has "
+		    "more roles than a principal holds");
 	} else if (rc != OK) {
 		goto out;
 	} else if (PQntuples(agent) != 1) {
