@@ -50,8 +50,9 @@ struct link {
 	long long hb_interval, hb_next, last_rx;
 	long long outbox_next;
 	int inflight;
-	long long started;  /* monotonic ms at link_new(): uptime */
-	char runs_mark[40]; /* runs updated after this (DB epoch) are news */
+	long long started;    /* monotonic ms at link_new(): uptime */
+	char runs_mark[40];   /* runs updated after this (DB epoch) are news */
+	char events_mark[40]; /* so are run events after this one */
 
 	/* station_status */
 	char station_id[128], org_id[128];
@@ -329,6 +330,7 @@ link_runs_mark_now(struct link *l)
 	    PQntuples(res) == 1)
 		snprintf(l->runs_mark, sizeof(l->runs_mark), "%.39s",
 		    PQgetvalue(res, 0, 0));
+	memcpy(l->events_mark, l->runs_mark, sizeof(l->events_mark));
 	PQclear(res);
 }
 
@@ -626,6 +628,10 @@ link_send_run(struct link *l, const PGresult *res, int row)
 	    (int)pbutil_ll(link_col(res, row, "output_tokens"));
 	tu.total_tokens = (int)pbutil_ll(link_col(res, row, "total_tokens"));
 	rd.token_usage = &tu;
+	rd.tool_calls = pbutil_tool_calls(
+	    &a, link_col(res, row, "tool_calls"), &rd.n_tool_calls);
+	rd.execution_steps = pbutil_steps(
+	    &a, link_col(res, row, "step_events"), &rd.n_execution_steps);
 	rd.duration_ms = pbutil_ll(link_col(res, row, "duration_ms"));
 	rd.model_name = (char *)link_col(res, row, "model");
 	(void)link_run_status(link_col(res, row, "status"), &rd.status);
@@ -683,6 +689,58 @@ link_outbox(struct link *l)
 }
 
 /*
+ * One RUNNING update per model call and tool call of the runs Lighthouse
+ * asked for, recorded since the last look (run_events, found through the
+ * runs rows those events touched): a run that finishes between two looks
+ * still shows its steps before its final state.
+ */
+static void
+link_run_events(struct link *l, const struct mgmt_ctx *mc)
+{
+	const char *v[1] = { l->events_mark };
+	PGresult *res = NULL;
+	char desc[160];
+	int i;
+
+	if (l->events_mark[0] == '\0' ||
+	    db_exec_sql(l->db,
+	        "SELECT e.kind, coalesce(e.payload->>'name', '') AS name, "
+	        "coalesce(e.payload->>'step', '0') AS step, "
+	        "coalesce(e.payload->>'success', '') AS ok, "
+	        "r.lighthouse_request_id AS rid, "
+	        "coalesce(r.lighthouse_run_id, r.lighthouse_request_id) AS "
+	        "xid, "
+	        "extract(epoch FROM e.at)::text AS mark "
+	        "FROM runs r JOIN run_events e ON e.run_id = r.id "
+	        "WHERE r.source = 'lighthouse' AND r.agent_id IS NOT NULL AND "
+	        "r.lighthouse_request_id IS NOT NULL AND "
+	        "r.updated_at > to_timestamp($1::double precision) AND "
+	        "e.kind IN ('llm_call', 'tool_call') AND "
+	        "e.at > to_timestamp($1::double precision) "
+	        "ORDER BY e.at, e.run_id, e.seq LIMIT 100",
+	        1, v, &res) != OK)
+		return;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strcmp(link_col(res, i, "kind"), "tool_call") == 0)
+			snprintf(desc, sizeof(desc), "tool %.100s (%s)",
+			    link_col(res, i, "name"),
+			    strcmp(link_col(res, i, "ok"), "true") == 0
+			        ? "ok"
+			        : "failed");
+		else
+			snprintf(desc, sizeof(desc), "model call %.20s",
+			    link_col(res, i, "step"));
+		mgmt_run_update(mc, link_col(res, i, "rid"),
+		    link_col(res, i, "xid"),
+		    LIGHTHOUSE__V1__EXECUTION_STATUS__EXECUTION_RUNNING,
+		    (int)pbutil_ll(link_col(res, i, "step")), desc, "", true);
+		snprintf(l->events_mark, sizeof(l->events_mark), "%.39s",
+		    link_col(res, i, "mark"));
+	}
+	PQclear(res);
+}
+
+/*
  * Streams the progress of runs Lighthouse asked for: every runs row of a
  * known agent (the unknown-agent failure is answered by mgmt.c at once)
  * with a request id, updated since the last look and past 'queued'.
@@ -695,6 +753,7 @@ link_runs(struct link *l)
 	PGresult *res = NULL;
 	int i;
 
+	link_run_events(l, &mc);
 	if (l->runs_mark[0] == '\0' ||
 	    db_exec_sql(l->db,
 	        "SELECT status, steps, coalesce(final_response, '') AS fr, "
@@ -726,7 +785,7 @@ link_runs(struct link *l)
 		}
 		mgmt_run_update(&mc, link_col(res, i, "rid"),
 		    link_col(res, i, "xid"), es,
-		    (int)pbutil_ll(link_col(res, i, "steps")), text,
+		    (int)pbutil_ll(link_col(res, i, "steps")), NULL, text,
 		    strcmp(st, "failed") != 0);
 		snprintf(l->runs_mark, sizeof(l->runs_mark), "%.39s",
 		    link_col(res, i, "mark"));

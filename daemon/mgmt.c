@@ -531,11 +531,11 @@ mgmt_run_input(const Lighthouse__V1__ExecuteAgentManagementRequest *q)
 void
 mgmt_run_update(const struct mgmt_ctx *ctx, const char *request_id,
     const char *execution_id, Lighthouse__V1__ExecutionStatus st, int step,
-    const char *text, bool success)
+    const char *desc, const char *text, bool success)
 {
 	Lighthouse__V1__ExecuteAgentManagementResponse r;
 	struct pbutil_arena a = { 0 };
-	char desc[32];
+	char step_desc[32];
 	MMsg m;
 
 	lighthouse__v1__execute_agent_management_response__init(&r);
@@ -543,9 +543,9 @@ mgmt_run_update(const struct mgmt_ctx *ctx, const char *request_id,
 	r.status = st;
 	r.partial_response = (char *)(text ? text : "");
 	if (step > 0) {
-		snprintf(desc, sizeof(desc), "step %d", step);
+		snprintf(step_desc, sizeof(step_desc), "step %d", step);
 		r.step_number = step;
-		r.step_description = desc;
+		r.step_description = (char *)(desc ? desc : step_desc);
 	}
 	r.timestamp = pbutil_ts_now(&a);
 	lighthouse__v1__management_message__init(&m);
@@ -564,7 +564,7 @@ mgmt_exec_update(const struct mgmt_ctx *ctx, const MMsg *req,
     const char *text, bool success)
 {
 	mgmt_run_update(
-	    ctx, req->request_id, execution_id, st, 0, text, success);
+	    ctx, req->request_id, execution_id, st, 0, NULL, text, success);
 }
 
 static bool

@@ -14,8 +14,9 @@
  * failed in the same step (its report enqueued in the outbox) and a FAILED
  * update with AGENT_NOT_FOUND follows; a run of a known agent stays queued
  * for the runner (issue 8). The runner only updates its runs row: the link
- * (link.c) watches the rows of Lighthouse's runs and streams RUNNING (with
- * the step count), COMPLETED, FAILED or CANCELLED with mgmt_run_update().
+ * (link.c) watches the rows of Lighthouse's runs and their events and
+ * streams RUNNING (one update per model call and tool call, and with the
+ * step count), COMPLETED, FAILED or CANCELLED with mgmt_run_update().
  */
 #ifndef BERTH_MGMT_H
 #define BERTH_MGMT_H
@@ -52,11 +53,11 @@ void mgmt_fill_auth(const struct mgmt_ctx *ctx, struct pbutil_arena *a,
 /*
  * Sends one execute_agent_response status update for a run Lighthouse
  * asked for (request_id, execution_id as in the request; step > 0 adds
- * step_number and step_description).
+ * step_number and step_description: desc, or "step N" when desc is NULL).
  */
 void mgmt_run_update(const struct mgmt_ctx *ctx, const char *request_id,
     const char *execution_id, Lighthouse__V1__ExecutionStatus st, int step,
-    const char *text, bool success);
+    const char *desc, const char *text, bool success);
 
 /* The default environment: the first of environments: in the config. */
 const char *mgmt_default_env(const struct config *cfg);

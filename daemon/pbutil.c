@@ -3,9 +3,12 @@
  * small (a few hundred pieces at most, capped by LIMIT_LH_LIST), so the
  * simplest arena does.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <json-c/json.h>
 
 #include "pbutil.h"
 
@@ -70,7 +73,8 @@ pbutil_ts_epoch(struct pbutil_arena *a, const char *epoch)
 		return NULL;
 	google__protobuf__timestamp__init(ts);
 	ts->seconds = (int64_t)v;
-	ts->nanos = (int32_t)((v - (double)ts->seconds) * 1e9);
+	/* Microseconds are what PostgreSQL keeps; past them is float noise. */
+	ts->nanos = (int32_t)((v - (double)ts->seconds) * 1e6 + 0.5) * 1000;
 	if (ts->nanos < 0 || ts->nanos > 999999999)
 		ts->nanos = 0;
 	return ts;
@@ -101,6 +105,166 @@ pbutil_ll(const char *s)
 		return 0;
 	v = strtoll(s, &end, 10);
 	return end == s ? 0 : v;
+}
+
+static Google__Protobuf__Timestamp *
+pbutil_ts_json(struct pbutil_arena *a, struct json_object *o)
+{
+	char buf[64];
+
+	if (o == NULL)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.3f", json_object_get_double(o));
+	return pbutil_ts_epoch(a, buf);
+}
+
+static const char *
+pbutil_jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || v == NULL)
+		return "";
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+}
+
+/* The JSON array in json, or NULL (freed by the caller). */
+static struct json_object *
+pbutil_array(const char *json, size_t *n)
+{
+	struct json_object *arr;
+
+	*n = 0;
+	if (json == NULL || *json == '\0')
+		return NULL;
+	arr = json_tokener_parse(json);
+	if (arr == NULL || !json_object_is_type(arr, json_type_array)) {
+		json_object_put(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+/* The string map of a tool call's parameters object. */
+static Lighthouse__V1__LighthouseToolCall__ParametersEntry **
+pbutil_params(struct pbutil_arena *a, struct json_object *params, size_t *n)
+{
+	Lighthouse__V1__LighthouseToolCall__ParametersEntry **out, *e;
+	size_t i = 0;
+
+	*n = 0;
+	if (params == NULL || !json_object_is_type(params, json_type_object))
+		return NULL;
+	out =
+	    (Lighthouse__V1__LighthouseToolCall__ParametersEntry **)pbutil_ptrs(
+	        a, (size_t)json_object_object_length(params));
+	if (out == NULL)
+		return NULL;
+	json_object_object_foreach(params, k, v)
+	{
+		if ((e = pbutil_alloc(a, sizeof(*e))) == NULL)
+			return NULL;
+		lighthouse__v1__lighthouse_tool_call__parameters_entry__init(e);
+		e->key = pbutil_strdup(a, k);
+		e->value = pbutil_strdup(a,
+		    v == NULL ? "null"
+		        : json_object_is_type(v, json_type_string)
+		        ? json_object_get_string(v)
+		        : json_object_to_json_string_ext(
+		              v, JSON_C_TO_STRING_PLAIN));
+		out[i++] = e;
+	}
+	*n = i;
+	return out;
+}
+
+Lighthouse__V1__LighthouseToolCall **
+pbutil_tool_calls(struct pbutil_arena *a, const char *json, size_t *n)
+{
+	Lighthouse__V1__LighthouseToolCall **out = NULL, *tc;
+	struct json_object *arr = pbutil_array(json, n), *o, *v;
+	size_t i, len;
+
+	if (arr == NULL)
+		return NULL;
+	len = json_object_array_length(arr);
+	out = (Lighthouse__V1__LighthouseToolCall **)pbutil_ptrs(a, len);
+	for (i = 0; out != NULL && i < len; i++) {
+		o = json_object_array_get_idx(arr, i);
+		if ((tc = pbutil_alloc(a, sizeof(*tc))) == NULL)
+			break;
+		lighthouse__v1__lighthouse_tool_call__init(tc);
+		tc->tool_name = pbutil_strdup(a, pbutil_jstr(o, "name"));
+		json_object_object_get_ex(o, "parameters", &v);
+		tc->parameters = pbutil_params(a, v, &tc->n_parameters);
+		tc->result = pbutil_strdup(a, pbutil_jstr(o, "result"));
+		tc->duration_ms =
+		    json_object_object_get_ex(o, "duration_ms", &v)
+		    ? json_object_get_int64(v)
+		    : 0;
+		tc->success = json_object_object_get_ex(o, "success", &v) &&
+		    json_object_get_boolean(v);
+		tc->timestamp = json_object_object_get_ex(o, "at", &v)
+		    ? pbutil_ts_json(a, v)
+		    : NULL;
+		out[(*n)++] = tc;
+	}
+	json_object_put(arr);
+	return out;
+}
+
+Lighthouse__V1__ExecutionStep **
+pbutil_steps(struct pbutil_arena *a, const char *json, size_t *n)
+{
+	Lighthouse__V1__ExecutionStep **out = NULL, *st;
+	struct json_object *arr = pbutil_array(json, n), *o, *p, *v;
+	size_t i, len;
+	const char *kind;
+	char desc[160];
+
+	if (arr == NULL)
+		return NULL;
+	len = json_object_array_length(arr);
+	out = (Lighthouse__V1__ExecutionStep **)pbutil_ptrs(a, len);
+	for (i = 0; out != NULL && i < len; i++) {
+		o = json_object_array_get_idx(arr, i);
+		if ((st = pbutil_alloc(a, sizeof(*st))) == NULL)
+			break;
+		lighthouse__v1__execution_step__init(st);
+		json_object_object_get_ex(o, "payload", &p);
+		kind = pbutil_jstr(o, "kind");
+		st->step_number = (int32_t)(i + 1);
+		if (strcmp(kind, "tool_call") == 0) {
+			st->type =
+			    LIGHTHOUSE__V1__STEP_TYPE__STEP_TYPE_TOOL_CALL;
+			snprintf(desc, sizeof(desc), "tool %.100s (%s)",
+			    pbutil_jstr(p, "name"),
+			    json_object_object_get_ex(p, "success", &v) &&
+			            json_object_get_boolean(v)
+			        ? "ok"
+			        : "failed");
+		} else {
+			st->type =
+			    LIGHTHOUSE__V1__STEP_TYPE__STEP_TYPE_LLM_CALL;
+			snprintf(desc, sizeof(desc),
+			    "model call %s (stop: %.60s)",
+			    pbutil_jstr(p, "step"),
+			    pbutil_jstr(p, "stop_reason"));
+		}
+		st->description = pbutil_strdup(a, desc);
+		st->duration_ms =
+		    json_object_object_get_ex(p, "duration_ms", &v)
+		    ? json_object_get_int64(v)
+		    : 0;
+		st->timestamp = json_object_object_get_ex(o, "at", &v)
+		    ? pbutil_ts_json(a, v)
+		    : NULL;
+		out[(*n)++] = st;
+	}
+	json_object_put(arr);
+	return out;
 }
 
 bool

@@ -1,5 +1,6 @@
 /*
- * pbutil.h - an arena for building protobuf-c messages, and conversions.
+ * pbutil.h - an arena for building protobuf-c messages, and conversions
+ * (PostgreSQL text and the runner's JSON records to protobuf messages).
  *
  * protobuf-c messages hold plain pointers (strings, sub-messages, arrays);
  * building a response allocates many small pieces. They all come from one
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "google/protobuf/timestamp.pb-c.h"
+#include "lighthouse.pb-c.h"
 
 struct pbutil_arena {
 	struct pbutil_block *blocks;
@@ -42,6 +44,23 @@ Google__Protobuf__Timestamp *pbutil_ts_now(struct pbutil_arena *a);
 
 /* s as a number (PostgreSQL's integer text); 0 when not one. */
 long long pbutil_ll(const char *s);
+
+/*
+ * A run's recorded tool calls (the JSON text of runs.tool_calls: objects
+ * with name, parameters, result, duration_ms, success, at) as
+ * LighthouseToolCall messages owned by a; *n set. Parameters become a
+ * string map (strings as they are, other values as JSON text). Text that
+ * is not such an array gives none.
+ */
+Lighthouse__V1__LighthouseToolCall **pbutil_tool_calls(
+    struct pbutil_arena *a, const char *json, size_t *n);
+
+/*
+ * A run's llm_call and tool_call events (JSON array of seq, kind,
+ * payload, at) as ExecutionStep messages owned by a; *n set.
+ */
+Lighthouse__V1__ExecutionStep **pbutil_steps(
+    struct pbutil_arena *a, const char *json, size_t *n);
 
 bool pbutil_arena_failed(const struct pbutil_arena *a);
 

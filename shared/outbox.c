@@ -36,7 +36,14 @@
 	" r.total_tokens, extract(epoch FROM r.started_at) AS started_epoch, " \
 	" extract(epoch FROM r.finished_at) AS finished_epoch, "               \
 	" coalesce((extract(epoch FROM r.finished_at - r.started_at) "         \
-	"  * 1000)::bigint, 0) AS duration_ms, r.source"
+	"  * 1000)::bigint, 0) AS duration_ms, r.source, "                     \
+	" r.tool_calls::text AS tool_calls, "                                  \
+	" (SELECT coalesce(json_agg(json_build_object('seq', e.seq, "          \
+	"  'kind', e.kind, 'payload', e.payload, "                             \
+	"  'at', extract(epoch FROM e.at)) ORDER BY e.seq), '[]')::text "      \
+	"  FROM (SELECT * FROM run_events WHERE run_id = r.id "                \
+	"   AND kind IN ('llm_call', 'tool_call') ORDER BY seq LIMIT 512) e) " \
+	"  AS step_events"
 
 struct outbox_finish {
 	const char *run_id, *status, *final_response, *error;

@@ -50,7 +50,9 @@ berr outbox_finish_run(struct db *db, const char *run_id, const char *status,
  * *res has one row per report with the columns outbox_id, attempts,
  * report_run_id, run_id, agent_id, agent_name, environment, status, task,
  * final_response, error, model, steps, input_tokens, output_tokens,
- * total_tokens, started_epoch, finished_epoch, duration_ms, source.
+ * total_tokens, started_epoch, finished_epoch, duration_ms, source,
+ * tool_calls (the run's JSON array of recorded calls) and step_events (a JSON
+ * array of its llm_call and tool_call events: seq, kind, payload, at).
  * Rows another process holds are skipped. ERR_DB/ERR_DB_DOWN.
  */
 berr outbox_take_due(struct db *db, int limit, int retry_s, PGresult **res)

@@ -374,6 +374,17 @@ runner_result_text(struct json_object *result, size_t cap)
 	return out;
 }
 
+/* Milliseconds on the monotonic clock since *t0. */
+static long long
+runner_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (t1.tv_sec - t0->tv_sec) * 1000LL +
+	    (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 /* One tool call of the model: run it, record it, answer the model. */
 static berr
 runner_call_tool(struct runner_run *r, const struct tool_call_ctx *ctx,
@@ -382,8 +393,9 @@ runner_call_tool(struct runner_run *r, const struct tool_call_ctx *ctx,
 	struct json_object *args = NULL, *result = NULL, *rec, *msg, *v;
 	const char *name = "", *id = "";
 	char *text = NULL, *keep = NULL;
-	struct timespec t0, t1;
+	struct timespec t0, wall;
 	long long ms;
+	double at;
 	bool ok = false;
 	berr rc = OK;
 
@@ -393,6 +405,8 @@ runner_call_tool(struct runner_run *r, const struct tool_call_ctx *ctx,
 		id = json_object_get_string(v);
 	json_object_object_get_ex(call, "arguments", &args);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	at = (double)wall.tv_sec + (double)(wall.tv_nsec / 1000000) / 1000.0;
 	if (json_object_array_length(r->tools) == 0) {
 		text = strdup("error: this agent has no tools");
 	} else {
@@ -419,9 +433,7 @@ runner_call_tool(struct runner_run *r, const struct tool_call_ctx *ctx,
 		    json_object_get_boolean(v));
 		text = runner_result_text(result, RUNNER_TOOL_TEXT_MAX);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000LL +
-	    (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ms = runner_ms_since(&t0);
 	if (text == NULL ||
 	    (keep = strndup(text, RUNNER_TOOL_KEEP_MAX)) == NULL) {
 		rc = ERR_NOMEM;
@@ -439,7 +451,8 @@ runner_call_tool(struct runner_run *r, const struct tool_call_ctx *ctx,
 	    json_object_object_add(
 	        rec, "success", json_object_new_boolean(ok)) ||
 	    json_object_object_add(
-	        rec, "step", json_object_new_int(r->steps))) {
+	        rec, "step", json_object_new_int(r->steps)) ||
+	    json_object_object_add(rec, "at", json_object_new_double(at))) {
 		json_object_put(rec);
 		rc = ERR_NOMEM;
 		goto out;
@@ -630,6 +643,7 @@ runner_loop(struct runner_run *r, PGresult *agent)
 	struct json_object *messages = NULL, *want, *allowed, *denied, *a, *ev;
 	struct ai_provider prov;
 	struct ai_result res = { 0 };
+	struct timespec t0;
 	char key[4096] = "", why[256] = "";
 	const char *model;
 	int max_steps = 5;
@@ -687,6 +701,7 @@ runner_loop(struct runner_run *r, PGresult *agent)
 			goto out;
 		}
 		ai_result_free(&res);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (ai_complete(&prov, r->model, messages, r->tools, 0, &res,
 		        why, sizeof(why)) != OK) {
 			snprintf(r->status, sizeof(r->status), "failed");
@@ -709,6 +724,8 @@ runner_loop(struct runner_run *r, PGresult *agent)
 			    json_object_new_int64(res.prompt_tokens));
 			json_object_object_add(ev, "completion_tokens",
 			    json_object_new_int64(res.completion_tokens));
+			json_object_object_add(ev, "duration_ms",
+			    json_object_new_int64(runner_ms_since(&t0)));
 		}
 		if ((rc = runner_event(r, "llm_call", ev)) != OK)
 			goto out;

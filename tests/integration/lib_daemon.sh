@@ -86,9 +86,10 @@ write_config() {
 		printf '  name: %s\n' "${STATION:-test-station}"
 		printf 'database:\n  url: "%s"\n' "$DATABASE_URL"
 		printf 'environments: [default, staging]\n'
-		# These tests play the runner themselves (they write the runs
-		# rows berthd reports on): no run workers, the housekeeper only.
-		printf 'runner:\n  workers: 0\n'
+		# Most tests play the runner themselves (they write the runs
+		# rows berthd reports on): no run workers, the housekeeper
+		# only, unless RUNNER_WORKERS says how many.
+		printf 'runner:\n  workers: %s\n' "${RUNNER_WORKERS:-0}"
 		local l
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} >"$W/$name.yaml"
