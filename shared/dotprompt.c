@@ -876,12 +876,21 @@ static berr
 dp_walk(const char *t, int base, struct json_object *vars, struct dp_out *o,
     struct dotprompt_error *err)
 {
-	const char *p = t, *open, *close, *a, *b;
+	const char *p = t, *open, *close, *a, *b, *end;
 	int line = base;
-	bool triple;
+	bool triple, strip_next = false;
 	berr rc;
 
-	while ((open = strstr(p, "{{")) != NULL) {
+	for (;;) {
+		/* "~}}" before: the text that follows loses its leading
+		 * white space (Handlebars' whitespace control). */
+		while (strip_next && *p != '\0' && strchr(" \t\r\n", *p)) {
+			line += *p == '\n';
+			p++;
+		}
+		strip_next = false;
+		if ((open = strstr(p, "{{")) == NULL)
+			break;
 		if (open > p && open[-1] == '\\') { /* \{{ is literal */
 			if ((rc = dp_put(o, p, (size_t)(open - 1 - p))) != OK ||
 			    (rc = dp_put(o, "{{", 2)) != OK)
@@ -891,12 +900,19 @@ dp_walk(const char *t, int base, struct json_object *vars, struct dp_out *o,
 			p = open + 2;
 			continue;
 		}
-		if ((rc = dp_put(o, p, (size_t)(open - p))) != OK)
-			return rc;
-		for (a = p; a < open; a++)
-			line += *a == '\n';
 		triple = open[2] == '{';
 		a = open + (triple ? 3 : 2);
+		/* "{{~": the text before loses its trailing white space. */
+		end = open;
+		if (*a == '~')
+			while (end > p && strchr(" \t\r\n", end[-1]) != NULL)
+				end--;
+		if ((rc = dp_put(o, p, (size_t)(end - p))) != OK)
+			return rc;
+		for (b = p; b < open; b++)
+			line += *b == '\n';
+		if (*a == '~')
+			a++;
 		if (a[0] == '!') { /* comment: {{! .. }} or {{!-- .. --}} */
 			close = strncmp(a, "!--", 3) == 0 ? strstr(a, "--}}")
 			                                  : strstr(a, "}}");
@@ -905,6 +921,7 @@ dp_walk(const char *t, int base, struct json_object *vars, struct dp_out *o,
 				    err, line, "template: comment not closed");
 				return ERR_INVALID;
 			}
+			strip_next = close > a && close[-1] == '~';
 			close += *close == '-' ? 4 : 2;
 			for (b = open; b < close; b++)
 				line += *b == '\n';
@@ -918,10 +935,10 @@ dp_walk(const char *t, int base, struct json_object *vars, struct dp_out *o,
 			return ERR_INVALID;
 		}
 		b = close;
-		if (*a == '~') /* whitespace control: accepted, not applied */
-			a++;
-		if (b > a && b[-1] == '~')
+		if (b > a && b[-1] == '~') {
+			strip_next = true;
 			b--;
+		}
 		while (a < b && *a == ' ')
 			a++;
 		while (b > a && b[-1] == ' ')

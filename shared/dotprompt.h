@@ -16,9 +16,10 @@
  * so any file Station reads loads here.
  *
  * The body is Handlebars as dotprompt uses it, without HTML escaping:
- * {{var}}, {{ var }}, {{{var}}}, Station's Go-style {{ .VAR }}, and
- * {{role "system"}} / {{role "user"}} markers that split the prompt into
- * messages. Anything else in braces ({{#if}}, partials, helpers) is
+ * {{var}}, {{ var }}, {{{var}}}, Station's Go-style {{ .VAR }}, comments
+ * {{! .. }} and {{!-- .. --}}, whitespace control ({{~ trims the template
+ * text before a tag, ~}} the text after), and {{role "system"}} /
+ * {{role "user"}} markers that split the prompt into messages. Anything else in braces ({{#if}}, partials, helpers) is
  * refused at parse time with its line, not passed to the model as text.
  *
  * Ownership: dotprompt_parse() fills a struct dotprompt the caller frees

@@ -406,7 +406,7 @@ runner_call_tool(struct runner_run *r, const struct tool_call_ctx *ctx,
 	json_object_object_get_ex(call, "arguments", &args);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	clock_gettime(CLOCK_REALTIME, &wall);
-	at = (double)wall.tv_sec + (double)(wall.tv_nsec / 1000000) / 1000.0;
+	at = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
 	if (json_object_array_length(r->tools) == 0) {
 		text = strdup("error: this agent has no tools");
 	} else {

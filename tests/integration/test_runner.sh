@@ -138,6 +138,27 @@ run run work --once
 assert_contains "$OUT" "run $cid: cancelled" "cancelled"
 pass "cancel_requested before the first step -> cancelled"
 
+# A run queued by a user whose role list does not fit a principal
+# (PRINCIPAL_MAX_ROLES is 32): refused, never run with a cut list. The
+# same user with 32 roles runs.
+uid=$(psql_q "INSERT INTO users (username) VALUES ('many-roles') RETURNING id")
+psql_q "INSERT INTO user_roles (user_id, environment, role)
+	SELECT $uid, 'e' || g, 'viewer' FROM generate_series(1, 31) g" >/dev/null
+psql_q "INSERT INTO user_roles (user_id, environment, role) VALUES ($uid, 'development', 'developer')" >/dev/null
+queue_as() { # queue_as USER_ID: a run of checker queued as that user
+	psql_q "INSERT INTO runs (agent_name, environment, requested_by, source, input)
+		VALUES ('checker', 'development', $1, 'mcp', '{\"task\": \"hi\"}') RETURNING id"
+}
+rid=$(queue_as "$uid")
+run run work --once
+assert_contains "$OUT" "run $rid: succeeded" "32 roles: runs"
+psql_q "INSERT INTO user_roles (user_id, environment, role) VALUES ($uid, 'e32', 'viewer')" >/dev/null
+rid=$(queue_as "$uid")
+run run work --once
+assert_contains "$OUT" "run $rid: failed after 0 step(s): the user who queued the run is disabled, gone, or has more roles than a principal holds" "33 roles: refused"
+assert_eq "$(psql_q "SELECT count(*) FROM lighthouse_outbox WHERE run_id = $rid")" 1 "refused run reported"
+pass "a run queued by a user with 33 roles (one over the cap) is refused, not run with a cut role list; 32 roles run"
+
 unset OPENAI_API_KEY
 run agent run checker "no key"
 kid=$OUT

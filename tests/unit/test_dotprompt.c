@@ -234,6 +234,50 @@ test_caps(void)
 	free(s);
 }
 
+/* Renders t with {"v": "X"}; the one message's content into out. */
+static void
+render1(const char *t, char *out, size_t cap)
+{
+	struct dotprompt_error err;
+	struct json_object *vars, *messages = NULL, *c;
+
+	out[0] = '\0';
+	vars = json_object_new_object();
+	json_object_object_add(vars, "v", json_object_new_string("X"));
+	CU_ASSERT_EQUAL_FATAL(dotprompt_render(t, vars, &messages, &err), OK);
+	if (json_object_array_length(messages) == 1 &&
+	    json_object_object_get_ex(
+	        json_object_array_get_idx(messages, 0), "content", &c))
+		snprintf(out, cap, "%s", json_object_get_string(c));
+	json_object_put(messages);
+	json_object_put(vars);
+}
+
+/* Handlebars' whitespace control: {{~ trims before, ~}} after. */
+static void
+test_whitespace_control(void)
+{
+	char got[128];
+
+	render1("a  \n {{v}} \n b", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "a  \n X \n b");
+	render1("a  \n {{~v}} \n b", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "aX \n b");
+	render1("a  \n {{v~}} \n b", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "a  \n Xb");
+	render1("a \t{{~ v ~}}\n\n b", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "aXb");
+	render1("a {{{~v~}}} b", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "aXb");
+	render1("a {{~! gone ~}} b {{v}}", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "ab X");
+	/* Only template text is trimmed, never a variable's own value. */
+	render1("{{v}}  {{~v}}", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "XX");
+	render1("\\{{~v}} c", got, sizeof(got));
+	CU_ASSERT_STRING_EQUAL(got, "{{~v}} c");
+}
+
 int
 main(void)
 {
@@ -249,6 +293,8 @@ main(void)
 	if (suite == NULL ||
 	    !CU_add_test(
 	        suite, "good files parse and render", test_good_files) ||
+	    !CU_add_test(
+	        suite, "whitespace control", test_whitespace_control) ||
 	    !CU_add_test(
 	        suite, "bad files name line and reason", test_bad_files) ||
 	    !CU_add_test(suite, "caps", test_caps)) {
