@@ -50,6 +50,11 @@ fail() {
 	exit 1
 }
 
+# A figure the test observed (never asserted: tests do not fail on timing).
+note() {
+	printf 'NOTE %s\n' "$*"
+}
+
 skip() {
 	if [[ ${BERTH_TEST_NO_SKIP:-0} == 1 ]]; then
 		fail "(would skip) $*"

@@ -142,10 +142,6 @@ print(n)
 PY
 }
 
-note() {
-	printf 'NOTE %s\n' "$*"
-}
-
 now_ms() {
 	echo $(($(date +%s%N) / 1000000))
 }
