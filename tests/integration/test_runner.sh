@@ -74,6 +74,7 @@ agent checker tool-then-text 5 ""
 agent stubborn always-503 5 ""
 agent short tool-then-text 1 ""
 agent locked tool-then-text 5 "denied_tools: [station_status]"
+declare -A fid=() fout=()
 run migrate
 assert_eq "$RC" 0 "migrate: $ERR"
 run agent sync
@@ -137,6 +138,29 @@ psql_q "UPDATE runs SET cancel_requested = true WHERE id = $cid" >/dev/null
 run run work --once
 assert_contains "$OUT" "run $cid: cancelled" "cancelled"
 pass "cancel_requested before the first step -> cancelled"
+
+# More provider faults, each ending in the right state.
+agent flaky flaky-429 5 ""
+agent broken always-500 5 ""
+agent shapeless bad-shape 5 ""
+agent wanderer unknown-tool 5 ""
+run agent sync
+assert_eq "$RC" 0 "agent sync: $ERR"
+for a in flaky broken shapeless wanderer; do
+	run agent run "$a" "fault $a"
+	assert_eq "$RC" 0 "agent run $a: $ERR"
+	fid[$a]=$OUT
+	run run work --once
+	fout[$a]=$OUT
+done
+assert_contains "${fout[flaky]}" "run ${fid[flaky]}: succeeded after 1 step(s)" "429 then success"
+assert_contains "${fout[broken]}" "run ${fid[broken]}: failed after 1 step(s): step 1: the provider answered HTTP 500 after retries: internal" "500 forever"
+assert_contains "${fout[shapeless]}" "run ${fid[shapeless]}: failed after 1 step(s): step 1:" "malformed answer"
+assert_eq "$(psql_q "SELECT error ILIKE '%choices%' OR error ILIKE '%shape%' OR error ILIKE '%expected%' FROM runs WHERE id = ${fid[shapeless]}")" t "malformed answer named: $(psql_q "SELECT error FROM runs WHERE id = ${fid[shapeless]}")"
+assert_contains "${fout[wanderer]}" "run ${fid[wanderer]}: succeeded after 2 step(s)" "unknown tool answered, run goes on"
+assert_eq "$(psql_q "SELECT (tool_calls->0->>'name') || ' ' || (tool_calls->0->>'success') || ' ' || (tool_calls->0->>'result') FROM runs WHERE id = ${fid[wanderer]}")" \
+	"no_such_tool false error: this tool is not available to the agent" "unknown tool refused, recorded"
+pass "provider faults: 429 then success; 500 forever -> failed; malformed JSON -> failed, named; a call of an unknown tool refused and recorded, the model answers"
 
 # A run queued by a user whose role list does not fit a principal
 # (PRINCIPAL_MAX_ROLES is 32): refused, never run with a cut list. The

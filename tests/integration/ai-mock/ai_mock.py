@@ -11,6 +11,9 @@ be reached from here. The model name picks the behaviour:
   flaky-429        429 with Retry-After: 0 on the first request of each
                    conversation, then as "text"
   always-503       503 every time
+  always-500       500 every time
+  unknown-tool     as tool-then-text, but the call names a tool nobody
+                   offered (no_such_tool)
   html             200 with an HTML page
   huge             200 with a 10 MB body
   slow             waits 5 s, then as "text"
@@ -86,6 +89,8 @@ class Handler(BaseHTTPRequestHandler):
         conv = json.dumps(msgs[:1])
         if model == "always-503":
             return self.send(503, {"error": {"message": "overloaded"}})
+        if model == "always-500":
+            return self.send(500, {"error": {"message": "internal"}})
         if model == "flaky-429" and conv not in SEEN_429:
             SEEN_429.add(conv)
             return self.send(429, {"error": {"message": "slow down"}}, headers=[("Retry-After", "0")])
@@ -101,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, {"error": {"type": "not_found_error",
                                              "message": "model: unknown-model"}})
         tool_result = self.find_tool_result(msgs, anthropic)
-        want_tool = model == "tool-then-text" and tool_result is None
+        want_tool = model in ("tool-then-text", "unknown-tool") and tool_result is None
         # The call names the first tool offered (station_status when none
         # is), with {"verbose": true} when its schema has that property.
         tools = body.get("tools") or []
@@ -111,6 +116,8 @@ class Handler(BaseHTTPRequestHandler):
             tname = t.get("name", tname)
             props = (t.get("parameters") or t.get("input_schema") or {}).get("properties", {})
         targs = {"verbose": True} if "verbose" in props else {}
+        if model == "unknown-tool":
+            tname, targs = "no_such_tool", {}
         if anthropic:
             if want_tool:
                 content = [{"type": "text", "text": "Let me check."},
