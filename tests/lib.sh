@@ -50,6 +50,16 @@ fail() {
 	exit 1
 }
 
+# psql_q SQL: one statement against the stack's database (after
+# stack_up), unaligned output, stopping on error.
+psql_q() {
+	if [[ -z ${PSQL_Q_BIN:-} ]]; then
+		PSQL_Q_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+		PSQL_Q_BIN=${PSQL_Q_BIN:+$PSQL_Q_BIN/}psql
+	fi
+	"$PSQL_Q_BIN" -Atq -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"
+}
+
 # A figure the test observed (never asserted: tests do not fail on timing).
 note() {
 	printf 'NOTE %s\n' "$*"

@@ -14,12 +14,6 @@ unset BERTH_CONFIG CLOUDSHIP_REGISTRATION_KEY CLOUDSHIP_ENDPOINT CLOUDSHIP_STATI
 stack_up --db-only
 W=$STACK_DIR/admin
 mkdir -p "$W"
-psql_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-PSQL=$psql_bin/psql
-[[ -x $PSQL ]] || PSQL=psql
-psql_q() {
-	"$PSQL" -Atq -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"
-}
 
 # The environments come from the config; the database from DATABASE_URL.
 cat >"$W/config.yaml" <<'YAML'

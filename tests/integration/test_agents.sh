@@ -17,12 +17,6 @@ stack_up --db-only
 W=$STACK_DIR/agents
 WS=$W/workspace
 mkdir -p "$WS/environments/development/agents" "$WS/environments/staging/agents"
-psql_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-PSQL=$psql_bin/psql
-[[ -x $PSQL ]] || PSQL=psql
-psql_q() {
-	"$PSQL" -Atq -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"
-}
 cat >"$W/config.yaml" <<YAML
 workspace: $WS
 environments: [development, staging, production]

@@ -19,12 +19,6 @@ stack_up --db-only
 W=$STACK_DIR/shared
 A=$W/workspace/environments/development/agents
 mkdir -p "$A"
-psql_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-PSQL=$psql_bin/psql
-[[ -x $PSQL ]] || PSQL=psql
-psql_q() {
-	"$PSQL" -Atq -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -c "$1"
-}
 
 KEY=sk-mock-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 /usr/bin/python3 "$BERTH_SRCDIR/tests/integration/ai-mock/ai_mock.py" \
