@@ -90,6 +90,26 @@ mgmt_error(const struct mgmt_ctx *ctx, const MMsg *req,
 	ctx->send(ctx->send_arg, &m);
 }
 
+/*
+ * Sends m, its answer case already set, as the successful answer to req;
+ * or an "out of memory" error instead when building it in a failed.
+ * Frees a either way.
+ */
+static void
+mgmt_answer(const struct mgmt_ctx *ctx, const MMsg *req, struct pbutil_arena *a,
+    MMsg *m)
+{
+	if (pbutil_arena_failed(a)) {
+		mgmt_error(ctx, req, EC(UNKNOWN_ERROR), "out of memory");
+	} else {
+		m->request_id = req->request_id;
+		m->is_response = true;
+		m->success = true;
+		ctx->send(ctx->send_arg, m);
+	}
+	pbutil_arena_free(a);
+}
+
 /* The strings of a JSON array text ("[\"a\",\"b\"]"), in a. */
 static char **
 mgmt_json_strs(struct pbutil_arena *a, const char *text, size_t *n)
@@ -258,15 +278,10 @@ mgmt_list_agents(const struct mgmt_ctx *ctx, const MMsg *req)
 	r.agents = mgmt_agent_list(&a, res, &r.n_agents);
 	r.total_agents = (int32_t)r.n_agents;
 	PQclear(res);
-	if (pbutil_arena_failed(&a)) {
-		mgmt_error(ctx, req, EC(UNKNOWN_ERROR), "out of memory");
-	} else {
-		mgmt_reply_init(&m, req, true);
-		m.message_case = MM(LIST_AGENTS_RESPONSE);
-		m.list_agents_response = &r;
-		ctx->send(ctx->send_arg, &m);
-	}
-	pbutil_arena_free(&a);
+	lighthouse__v1__management_message__init(&m);
+	m.message_case = MM(LIST_AGENTS_RESPONSE);
+	m.list_agents_response = &r;
+	mgmt_answer(ctx, req, &a, &m);
 }
 
 static void
@@ -282,15 +297,10 @@ mgmt_list_tools(const struct mgmt_ctx *ctx, const MMsg *req)
 	r.total_tools = (int32_t)r.n_tools;
 	r.environment_name =
 	    pbutil_strdup(&a, env && *env ? env : mgmt_default_env(ctx->cfg));
-	if (pbutil_arena_failed(&a)) {
-		mgmt_error(ctx, req, EC(UNKNOWN_ERROR), "out of memory");
-	} else {
-		mgmt_reply_init(&m, req, true);
-		m.message_case = MM(LIST_TOOLS_RESPONSE);
-		m.list_tools_response = &r;
-		ctx->send(ctx->send_arg, &m);
-	}
-	pbutil_arena_free(&a);
+	lighthouse__v1__management_message__init(&m);
+	m.message_case = MM(LIST_TOOLS_RESPONSE);
+	m.list_tools_response = &r;
+	mgmt_answer(ctx, req, &a, &m);
 }
 
 static void
@@ -333,15 +343,10 @@ mgmt_get_environments(const struct mgmt_ctx *ctx, const MMsg *req)
 		r.environments[r.n_environments++] = e;
 	}
 	PQclear(res);
-	if (pbutil_arena_failed(&a)) {
-		mgmt_error(ctx, req, EC(UNKNOWN_ERROR), "out of memory");
-	} else {
-		mgmt_reply_init(&m, req, true);
-		m.message_case = MM(GET_ENVIRONMENTS_RESPONSE);
-		m.get_environments_response = &r;
-		ctx->send(ctx->send_arg, &m);
-	}
-	pbutil_arena_free(&a);
+	lighthouse__v1__management_message__init(&m);
+	m.message_case = MM(GET_ENVIRONMENTS_RESPONSE);
+	m.get_environments_response = &r;
+	mgmt_answer(ctx, req, &a, &m);
 }
 
 /* Looks one agent up; OK with *res holding 0 or 1 row. */
@@ -376,15 +381,10 @@ mgmt_get_agent_details(const struct mgmt_ctx *ctx, const MMsg *req)
 	lighthouse__v1__get_agent_details_response__init(&r);
 	r.agent = mgmt_agent_config(&a, res, 0);
 	PQclear(res);
-	if (pbutil_arena_failed(&a)) {
-		mgmt_error(ctx, req, EC(UNKNOWN_ERROR), "out of memory");
-	} else {
-		mgmt_reply_init(&m, req, true);
-		m.message_case = MM(GET_AGENT_DETAILS_RESPONSE);
-		m.get_agent_details_response = &r;
-		ctx->send(ctx->send_arg, &m);
-	}
-	pbutil_arena_free(&a);
+	lighthouse__v1__management_message__init(&m);
+	m.message_case = MM(GET_AGENT_DETAILS_RESPONSE);
+	m.get_agent_details_response = &r;
+	mgmt_answer(ctx, req, &a, &m);
 }
 
 static void
@@ -464,15 +464,10 @@ mgmt_update_agent_prompt(const struct mgmt_ctx *ctx, const MMsg *req)
 	PQclear(upd);
 	log_info("request %s: prompt of agent %s updated by Lighthouse",
 	    mgmt_rid(req), r.updated_agent ? r.updated_agent->name : "?");
-	if (pbutil_arena_failed(&a)) {
-		mgmt_error(ctx, req, EC(UNKNOWN_ERROR), "out of memory");
-	} else {
-		mgmt_reply_init(&m, req, true);
-		m.message_case = MM(UPDATE_AGENT_PROMPT_RESPONSE);
-		m.update_agent_prompt_response = &r;
-		ctx->send(ctx->send_arg, &m);
-	}
-	pbutil_arena_free(&a);
+	lighthouse__v1__management_message__init(&m);
+	m.message_case = MM(UPDATE_AGENT_PROMPT_RESPONSE);
+	m.update_agent_prompt_response = &r;
+	mgmt_answer(ctx, req, &a, &m);
 }
 
 /* What an unknown-agent run needs inside its transaction. */
