@@ -211,17 +211,34 @@ workers_stop(struct workers *w, int grace_s)
 	}
 }
 
-/* Waits up to 1 s for a NOTIFY on berth_run_queued. */
+/*
+ * Waits up to 1 s for a NOTIFY on berth_run_queued. LISTEN is said once per
+ * connection (*listened: the db_generation() it was said on), not once a
+ * wait: an idle worker costs no round trip a second.
+ */
 static void
-workers_wait(struct db *db)
+workers_wait(struct db *db, unsigned long *listened)
 {
 	struct pollfd pfd;
 	PGnotify *nt;
 	PGconn *conn;
 
-	if (db_exec_sql(db, "LISTEN berth_run_queued", 0, NULL, NULL) != OK ||
-	    (conn = db_conn(db)) == NULL) {
-		sleep(1);
+	if ((conn = db_conn(db)) == NULL || *listened != db_generation(db)) {
+		if (db_exec_sql(db, "LISTEN berth_run_queued", 0, NULL, NULL) !=
+		        OK ||
+		    (conn = db_conn(db)) == NULL) {
+			*listened = 0;
+			sleep(1);
+			return;
+		}
+		*listened = db_generation(db);
+	}
+	/* A NOTIFY read along with an earlier answer waits in libpq's
+	 * queue, not on the socket: look there first. */
+	if ((nt = PQnotifies(conn)) != NULL) {
+		do
+			PQfreemem(nt);
+		while ((nt = PQnotifies(conn)) != NULL);
 		return;
 	}
 	pfd.fd = PQsocket(conn);
@@ -270,6 +287,7 @@ workers_main(const char *path, struct config *cfg, int index)
 	struct sigaction sa;
 	struct db *db;
 	char host[128] = "", id[200];
+	unsigned long listened = 0;
 	int status = 0;
 	berr rc;
 
@@ -309,7 +327,7 @@ workers_main(const char *path, struct config *cfg, int index)
 			continue;
 		}
 		if (o.run_id == 0 && !workers_term)
-			workers_wait(db);
+			workers_wait(db, &listened);
 	}
 	db_free(db);
 	config_free(cfg);

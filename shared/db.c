@@ -598,6 +598,12 @@ db_sqlstate(const struct db *db)
 	return db != NULL ? db->sqlstate : "";
 }
 
+unsigned long
+db_generation(const struct db *db)
+{
+	return db->gen;
+}
+
 PGconn *
 db_conn(struct db *db)
 {

@@ -103,4 +103,11 @@ const char *db_sqlstate(const struct db *db);
  */
 PGconn *db_conn(struct db *db);
 
+/*
+ * Which connection db has: a number that changes every time db opens a new
+ * one (0 before the first). Session state (LISTEN, SET) lives and dies with
+ * a connection: compare to know when to set it again.
+ */
+unsigned long db_generation(const struct db *db);
+
 #endif
