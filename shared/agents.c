@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "dotprompt.h"
+#include "file.h"
 #include "log.h"
 
 struct agents_file {
@@ -80,61 +81,6 @@ agents_cmp(const void *a, const void *b)
 	    ((const struct agents_file *)b)->path);
 }
 
-/*
- * Reads one file (regular, at most DOTPROMPT_MAX_BYTES) into a new buffer.
- * OK, ERR_TOO_BIG, ERR_IO (errno set), ERR_INVALID (not a regular file).
- */
-static berr
-agents_read(const char *path, char **out, size_t *len)
-{
-	struct stat st;
-	char *buf = NULL;
-	ssize_t r = 0;
-	size_t got = 0;
-	int fd;
-	berr rc = OK;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) <
-	    0)
-		return ERR_IO;
-	if (fstat(fd, &st) != 0) {
-		rc = ERR_IO;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		rc = ERR_INVALID;
-		goto out;
-	}
-	if (st.st_size > DOTPROMPT_MAX_BYTES) {
-		rc = ERR_TOO_BIG;
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		rc = ERR_NOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break; /* shrank while read: take what is there */
-		got += (size_t)r;
-	}
-	if (r < 0)
-		rc = ERR_IO;
-out:
-	close(fd);
-	if (rc != OK) {
-		free(buf);
-		return rc;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*len = got;
-	return OK;
-}
-
 static void
 agents_sha256_hex(const char *buf, size_t len, char hex[65])
 {
@@ -165,7 +111,8 @@ agents_load_file(struct agents_file *f)
 	blen = strlen(base);
 	if (blen > 7)
 		base[blen - 7] = '\0'; /* ".prompt" */
-	rc = agents_read(f->path, &buf, &len);
+	rc = file_read(f->path, FILE_REGULAR | FILE_NOFOLLOW | FILE_NONBLOCK,
+	    DOTPROMPT_MAX_BYTES, &buf, &len, NULL);
 	if (rc == ERR_NOMEM)
 		return rc;
 	if (rc != OK) {

@@ -34,6 +34,7 @@
 #include <yaml.h>
 
 #include "authz.h"
+#include "file.h"
 #include "limit.h"
 #include "log.h"
 
@@ -96,8 +97,6 @@ static berr ld_parse(
 static berr ld_defaults(struct loader *ld) MUST_CHECK;
 static berr ld_run(struct loader *ld, const char *path, const char *text,
     size_t len) MUST_CHECK;
-static berr read_file(
-    const char *file, char **text, size_t *len, int *err) MUST_CHECK;
 static bool ld_path(
     char *path, size_t size, const char *prefix, const yaml_node_t *kn);
 
@@ -1965,63 +1964,6 @@ ld_done(struct loader *ld, berr rc, struct config **out, char **diag)
 	return rc;
 }
 
-/*
- * Reads at most LIMIT_CONFIG_BYTES of file into *text (caller frees).
- * Returns OK, ERR_IO (*err = errno), ERR_TOO_BIG or ERR_NOMEM.
- */
-static berr
-read_file(const char *file, char **text, size_t *len, int *err)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t n = 0;
-	ssize_t r;
-	berr rc = OK;
-	int fd;
-
-	*text = NULL;
-	*len = 0;
-	*err = 0;
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
-		*err = errno;
-		return ERR_IO;
-	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		*err = EISDIR;
-		rc = ERR_IO;
-		goto out;
-	}
-	if ((buf = malloc(LIMIT_CONFIG_BYTES + 1)) == NULL) {
-		rc = ERR_NOMEM;
-		goto out;
-	}
-	/* One byte past the cap tells "too big"; pipes have no size. */
-	while (n < LIMIT_CONFIG_BYTES + 1) {
-		r = read(fd, buf + n, LIMIT_CONFIG_BYTES + 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			*err = errno;
-			rc = ERR_IO;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > LIMIT_CONFIG_BYTES) {
-		rc = ERR_TOO_BIG;
-		goto out;
-	}
-	*text = buf;
-	*len = n;
-	buf = NULL;
-out:
-	free(buf);
-	close(fd);
-	return rc;
-}
-
 /* --- the contract ------------------------------------------------------- */
 
 const char *
@@ -2047,7 +1989,7 @@ config_load(const char *path, struct config **out, char **diag)
 	if (diag != NULL)
 		*diag = NULL;
 	ld_init(&ld, file);
-	rc = read_file(file, &text, &len, &err);
+	rc = file_read(file, 0, LIMIT_CONFIG_BYTES, &text, &len, &err);
 	if (rc == ERR_IO && err == ENOENT && path == NULL) {
 		/*
 		 * No file is a normal way to run on defaults and environment;

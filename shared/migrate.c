@@ -31,6 +31,7 @@
 
 #include <openssl/evp.h>
 
+#include "file.h"
 #include "limit.h"
 #include "log.h"
 #include "parse.h"
@@ -162,87 +163,35 @@ static berr
 migrate_read(const char *dir, struct migrate_file *m, char *msg, size_t size)
 {
 	char path[PATH_MAX];
-	struct stat st;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0, i;
-	size_t cap, len = 0;
-	ssize_t n;
-	char *buf = NULL, *grown;
-	int fd = -1;
-	berr rc = OK;
+	size_t len = 0;
+	char *buf = NULL;
+	int err = 0;
+	berr rc;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, m->file) >=
 	    sizeof(path)) {
 		migrate_msg(msg, size, "%s/%s: path too long", dir, m->file);
-		rc = ERR_INVALID;
-		goto out;
+		return ERR_INVALID;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		migrate_msg(msg, size, "%s: %s", path, strerror(errno));
-		rc = ERR_IO;
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	rc = file_read(
+	    path, FILE_REGULAR, LIMIT_MIGRATION_BYTES, &buf, &len, &err);
+	if (rc == ERR_IO)
+		migrate_msg(msg, size, "%s: %s", path, strerror(err));
+	else if (rc == ERR_INVALID)
 		migrate_msg(msg, size, "%s: not a regular file", path);
-		rc = ERR_INVALID;
-		goto out;
-	}
-	if (st.st_size > LIMIT_MIGRATION_BYTES) {
+	else if (rc == ERR_TOO_BIG)
 		migrate_msg(msg, size, "%s: larger than %d bytes", path,
 		    LIMIT_MIGRATION_BYTES);
-		rc = ERR_TOO_BIG;
+	if (rc != OK)
 		goto out;
-	}
-	/* The size may change under us: read to EOF, still capped. */
-	cap = (size_t)st.st_size + 1;
-	if ((buf = malloc(cap + 1)) == NULL) {
-		rc = ERR_NOMEM;
-		goto out;
-	}
-	for (;;) {
-		if (len == cap) {
-			if (cap > LIMIT_MIGRATION_BYTES) {
-				migrate_msg(msg, size,
-				    "%s: larger than %d bytes", path,
-				    LIMIT_MIGRATION_BYTES);
-				rc = ERR_TOO_BIG;
-				goto out;
-			}
-			cap = cap * 2 < (size_t)LIMIT_MIGRATION_BYTES + 1
-			    ? cap * 2
-			    : (size_t)LIMIT_MIGRATION_BYTES + 1;
-			if ((grown = realloc(buf, cap + 1)) == NULL) {
-				rc = ERR_NOMEM;
-				goto out;
-			}
-			buf = grown;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			migrate_msg(msg, size, "%s: %s", path, strerror(errno));
-			rc = ERR_IO;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > LIMIT_MIGRATION_BYTES) {
-		migrate_msg(msg, size, "%s: larger than %d bytes", path,
-		    LIMIT_MIGRATION_BYTES);
-		rc = ERR_TOO_BIG;
-		goto out;
-	}
 	/* libpq takes a C string: a NUL would silently cut the file short. */
 	if (memchr(buf, '\0', len) != NULL) {
 		migrate_msg(msg, size, "%s: contains a NUL byte", path);
 		rc = ERR_INVALID;
 		goto out;
 	}
-	buf[len] = '\0';
 	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
 		migrate_msg(msg, size, "%s: SHA-256 failed", path);
 		rc = ERR_INTERNAL;
@@ -254,8 +203,6 @@ migrate_read(const char *dir, struct migrate_file *m, char *msg, size_t size)
 	m->len = len;
 	buf = NULL;
 out:
-	if (fd != -1)
-		close(fd);
 	free(buf);
 	return rc;
 }
