@@ -257,25 +257,24 @@ render1(const char *t, char *out, size_t cap)
 static void
 test_whitespace_control(void)
 {
+	static const char *const cases[][2] = {
+		{ "a  \n {{v}} \n b", "a  \n X \n b" },
+		{ "a  \n {{~v}} \n b", "aX \n b" },
+		{ "a  \n {{v~}} \n b", "a  \n Xb" },
+		{ "a \t{{~ v ~}}\n\n b", "aXb" },
+		{ "a {{{~v~}}} b", "aXb" },
+		{ "a {{~! gone ~}} b {{v}}", "ab X" },
+		/* Only template text is trimmed, never a variable's value. */
+		{ "{{v}}  {{~v}}", "XX" },
+		{ "\\{{~v}} c", "{{~v}} c" },
+	};
 	char got[128];
+	size_t i;
 
-	render1("a  \n {{v}} \n b", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "a  \n X \n b");
-	render1("a  \n {{~v}} \n b", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "aX \n b");
-	render1("a  \n {{v~}} \n b", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "a  \n Xb");
-	render1("a \t{{~ v ~}}\n\n b", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "aXb");
-	render1("a {{{~v~}}} b", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "aXb");
-	render1("a {{~! gone ~}} b {{v}}", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "ab X");
-	/* Only template text is trimmed, never a variable's own value. */
-	render1("{{v}}  {{~v}}", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "XX");
-	render1("\\{{~v}} c", got, sizeof(got));
-	CU_ASSERT_STRING_EQUAL(got, "{{~v}} c");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		render1(cases[i][0], got, sizeof(got));
+		CU_ASSERT_STRING_EQUAL(got, cases[i][1]);
+	}
 }
 
 int
