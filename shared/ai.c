@@ -187,6 +187,43 @@ ai_push(struct json_object *a, struct json_object *v)
 	return true;
 }
 
+/* A neutral tool's input_schema (borrowed), or NULL. */
+static struct json_object *
+ai_tool_schema(struct json_object *tool)
+{
+	struct json_object *schema = NULL;
+
+	json_object_object_get_ex(tool, "input_schema", &schema);
+	return schema;
+}
+
+/*
+ * A provider's declaration of a neutral tool: {"name", "description",
+ * schema_key: schema} (schema taken over, freed on failure). NULL when
+ * out of memory or the tool has no name.
+ */
+static struct json_object *
+ai_tool_decl(struct json_object *tool, const char *schema_key,
+    struct json_object *schema)
+{
+	const char *desc = ai_str(tool, "description");
+	struct json_object *d = json_object_new_object();
+
+	if (d == NULL || ai_str(tool, "name") == NULL ||
+	    !ai_add(d, "name", json_object_new_string(ai_str(tool, "name"))) ||
+	    !ai_add(
+	        d, "description", json_object_new_string(desc ? desc : ""))) {
+		json_object_put(schema);
+		json_object_put(d);
+		return NULL;
+	}
+	if (!ai_add(d, schema_key, schema)) { /* ai_add() freed schema */
+		json_object_put(d);
+		return NULL;
+	}
+	return d;
+}
+
 /* Checks one neutral message; returns its role or NULL. */
 static const char *
 ai_msg_role(struct json_object *m)
@@ -305,30 +342,23 @@ ai_openai_body(const struct ai_provider *p, const char *model,
 		     i++) {
 			struct json_object *tool =
 			    json_object_array_get_idx(tools, i);
-			struct json_object *schema = NULL;
+			struct json_object *schema = ai_tool_schema(tool);
 
-			json_object_object_get_ex(
-			    tool, "input_schema", &schema);
-			fn = json_object_new_object();
-			ok = fn != NULL && ai_str(tool, "name") != NULL &&
-			    ai_add(fn, "name",
-			        json_object_new_string(ai_str(tool, "name"))) &&
-			    ai_add(fn, "description",
-			        json_object_new_string(
-			            ai_str(tool, "description")
-			                ? ai_str(tool, "description")
-			                : "")) &&
-			    ai_add(fn, "parameters",
-			        schema ? json_object_get(schema)
-			               : json_object_new_object());
-			t = json_object_new_object();
-			ok = ok && t != NULL &&
-			    ai_add(t, "type",
-			        json_object_new_string("function")) &&
-			    ai_add(t, "function", fn);
+			fn = ai_tool_decl(tool, "parameters",
+			    schema ? json_object_get(schema)
+			           : json_object_new_object());
+			t = fn ? json_object_new_object() : NULL;
+			ok = t != NULL &&
+			    ai_add(
+			        t, "type", json_object_new_string("function"));
 			if (!ok) {
 				json_object_put(fn);
 				json_object_put(t);
+				break;
+			}
+			if (!ai_add(t, "function", fn)) { /* freed fn */
+				json_object_put(t);
+				ok = false;
 				break;
 			}
 			ok = ai_push(ta, t);
@@ -579,26 +609,11 @@ ai_anthropic_body(const char *model, struct json_object *messages,
 			struct json_object *tool =
 			    json_object_array_get_idx(tools, i);
 
-			schema = NULL;
-			json_object_object_get_ex(
-			    tool, "input_schema", &schema);
-			t = json_object_new_object();
-			ok = t != NULL && ai_str(tool, "name") != NULL &&
-			    ai_add(t, "name",
-			        json_object_new_string(ai_str(tool, "name"))) &&
-			    ai_add(t, "description",
-			        json_object_new_string(
-			            ai_str(tool, "description")
-			                ? ai_str(tool, "description")
-			                : "")) &&
-			    ai_add(t, "input_schema",
-			        schema ? json_object_get(schema)
-			               : json_object_new_object());
-			if (!ok) {
-				json_object_put(t);
-				break;
-			}
-			ok = ai_push(ta, t);
+			schema = ai_tool_schema(tool);
+			t = ai_tool_decl(tool, "input_schema",
+			    schema ? json_object_get(schema)
+			           : json_object_new_object());
+			ok = t != NULL && ai_push(ta, t);
 		}
 		ok = ok && ta != NULL && ai_add(body, "tools", ta);
 	}
@@ -883,25 +898,10 @@ ai_gemini_body(
 			struct json_object *tool =
 			    json_object_array_get_idx(tools, i);
 
-			schema = NULL;
-			json_object_object_get_ex(
-			    tool, "input_schema", &schema);
-			d = json_object_new_object();
-			ok = d != NULL && ai_str(tool, "name") != NULL &&
-			    ai_add(d, "name",
-			        json_object_new_string(ai_str(tool, "name"))) &&
-			    ai_add(d, "description",
-			        json_object_new_string(
-			            ai_str(tool, "description")
-			                ? ai_str(tool, "description")
-			                : "")) &&
-			    ai_add(
-			        d, "parameters", ai_gemini_schema(schema, 0));
-			if (!ok) {
-				json_object_put(d);
-				break;
-			}
-			ok = ai_push(decls, d);
+			schema = ai_tool_schema(tool);
+			d = ai_tool_decl(
+			    tool, "parameters", ai_gemini_schema(schema, 0));
+			ok = d != NULL && ai_push(decls, d);
 		}
 		inner = json_object_new_object();
 		c = json_object_new_array();
