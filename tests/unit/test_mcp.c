@@ -39,8 +39,9 @@ static int fake_seq;
 static berr fake_fail; /* non-OK: every call fails with it */
 
 static berr
-fake_create(void *arg, const struct principal *p, const char *version,
-    const char *info, const char *caps, struct mcp_session *out)
+fake_create(void *arg, const struct principal *p, const char *env,
+    const char *version, const char *info, const char *caps,
+    struct mcp_session *out)
 {
 	int i;
 
@@ -61,6 +62,8 @@ fake_create(void *arg, const struct principal *p, const char *version,
 	snprintf(fake[i].s.protocol_version, sizeof(fake[i].s.protocol_version),
 	    "%s", version);
 	snprintf(fake[i].s.log_level, sizeof(fake[i].s.log_level), "info");
+	snprintf(fake[i].s.environment, sizeof(fake[i].s.environment), "%s",
+	    env != NULL ? env : "");
 	*out = fake[i].s;
 	return OK;
 }
