@@ -66,6 +66,7 @@
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "autoconf.h"
 #include "authz.h"
@@ -110,6 +111,12 @@
 /* How often a waiting request looks for a cancel marker, milliseconds. */
 #define MCP_CANCEL_CHECK_MS      1000
 #define MCP_KEEPALIVE_DEFAULT_MS 15000
+/* A server-to-client request: how long its answer is awaited, and how
+ * often the store is asked for it (milliseconds). */
+#define MCP_ASK_TIMEOUT_MS 60000
+#define MCP_ASK_POLL_MS    100
+/* Ids of server-to-client requests: this prefix and 16 hex digits. */
+#define MCP_ASK_PREFIX "berth-ask-"
 
 const char *const mcp_versions[] = { "2026-07-28", "2025-11-25", "2025-06-18",
 	"2025-03-26", NULL };
@@ -1001,6 +1008,84 @@ mcp_ts_cancelled(void *arg)
  * +-(2^53-1), like an id) and, 2026 era, logLevel. false with e set
  * (-32602) for a value of the wrong shape.
  */
+/*
+ * tool_stream request: a server-to-client request on this call's SSE
+ * stream (2025 era only: 2026-07-28 embeds such requests in results
+ * instead). The pending request is recorded in the store first, and only
+ * when the session's client declared capability, so the client's answer
+ * - a POST that may reach any responder - finds it (mcp_message); this
+ * worker then polls for it, keeping the stream alive and watching for
+ * cancellation meanwhile.
+ */
+static berr
+mcp_ts_request(void *arg, const char *method, const char *capability,
+    struct json_object *params, struct json_object **result)
+{
+	struct mcp_call *c = arg;
+	const struct mcp_store *st = c->ctx->store;
+	struct json_object *msg = NULL, *ans = NULL, *v;
+	unsigned char raw[8];
+	char rid[sizeof(MCP_ASK_PREFIX) + 16], key[sizeof(rid) + 2];
+	char *text = NULL;
+	struct timespec nap = { 0, MCP_ASK_POLL_MS * 1000000L };
+	double deadline;
+	size_t i;
+	berr rc;
+
+	*result = NULL;
+	if (c->modern || c->sess == NULL || !c->sse || c->gone ||
+	    st->ask == NULL || st->answered == NULL) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	i = (size_t)snprintf(rid, sizeof(rid), "%s", MCP_ASK_PREFIX);
+	for (size_t k = 0; k < sizeof(raw) && i + 2 < sizeof(rid); k++, i += 2)
+		snprintf(rid + i, sizeof(rid) - i, "%02x", raw[k]);
+	snprintf(key, sizeof(key), "\"%s\"", rid);
+	if ((rc = st->ask(st->arg, c->sess->id, key, capability)) != OK)
+		goto out; /* ERR_DENIED: no such capability */
+	if ((msg = mcp_envelope(NULL)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	json_object_object_add(msg, "id", json_object_new_string(rid));
+	json_object_object_add(msg, "method", json_object_new_string(method));
+	json_object_object_add(msg, "params", params);
+	params = NULL;
+	mcp_stream_write(c, msg);
+	deadline = mcp_now_ms() + MCP_ASK_TIMEOUT_MS;
+	for (;;) {
+		if (mcp_ts_cancelled(c) || mcp_now_ms() > deadline) {
+			rc = ERR_IO;
+			goto out;
+		}
+		rc = st->answered(st->arg, c->sess->id, key, &text);
+		if (rc != OK)
+			goto out;
+		if (text != NULL)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	ans = json_tokener_parse(text);
+	if (ans != NULL && json_object_object_get_ex(ans, "result", &v) &&
+	    json_object_is_type(v, json_type_object)) {
+		*result = json_object_get(v);
+		rc = OK;
+	} else {
+		rc = ERR_DENIED; /* an error response, or nonsense */
+	}
+out:
+	free(text);
+	json_object_put(ans);
+	json_object_put(msg);
+	json_object_put(params);
+	return rc;
+}
+
 static bool
 mcp_stream_meta(
     struct mcp_call *c, struct json_object *params, struct mcp_err *e)
@@ -1050,7 +1135,7 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 	struct json_object *args = mcp_param(params, "arguments");
 	const struct mcp_stream_ops *ops = c->ctx->stream;
 	struct tool_stream ts = { c, mcp_ts_progress, mcp_ts_log,
-		mcp_ts_cancelled };
+		mcp_ts_cancelled, mcp_ts_request };
 	const char *key;
 	bool slot = false;
 	berr rc;
@@ -1527,7 +1612,30 @@ mcp_message(struct mcp_call *c, struct json_object *msg, bool in_batch,
 			    "Invalid Request: clients must not send responses");
 			goto fail;
 		}
-		/* We send no requests: nothing awaits it. Accept it. */
+		/*
+		 * The answer to one of our server-to-client requests
+		 * (mcp_ts_request), for whichever worker waits on it: stored
+		 * with the session this principal owns. Anything else awaits
+		 * nothing; either way 202.
+		 */
+		if (c->sess != NULL && c->ctx->store->answer != NULL &&
+		    id != NULL && json_object_is_type(id, json_type_string) &&
+		    strncmp(json_object_get_string(id), MCP_ASK_PREFIX,
+		        strlen(MCP_ASK_PREFIX)) == 0) {
+			const char *key = json_object_to_json_string_ext(
+			    id, JSON_C_TO_STRING_PLAIN);
+			const char *text = json_object_to_json_string_ext(
+			    msg, JSON_C_TO_STRING_PLAIN);
+
+			if (key != NULL && text != NULL &&
+			    c->ctx->store->answer(c->ctx->store->arg,
+			        c->sess->id, key, text) == ERR_DB_DOWN)
+				log_warn("mcp: a client's answer was lost: "
+				         "database down (request %s)",
+				    c->rq->request_id != NULL
+				        ? c->rq->request_id
+				        : "-");
+		}
 		return OK;
 	}
 	if (kind == MCP_NOTIFICATION) {

@@ -92,6 +92,22 @@ struct mcp_store {
 	 */
 	berr (*subscribe)(void *arg, const char *id, const char *uri);
 	berr (*unsubscribe)(void *arg, const char *id, const char *uri);
+	/*
+	 * Server-to-client requests (2025 era; sampling, elicitation) of
+	 * session id, keyed by the request id's JSON text. ask() records a
+	 * pending request, only when the session's client declared
+	 * capability (else ERR_DENIED, also at the per-session cap);
+	 * answer() stores the client's response message (JSON text of an
+	 * object) for a pending request (ERR_NOT_FOUND when none); answered()
+	 * takes it: OK with *response (malloc'ed JSON text) or NULL while
+	 * none has arrived. NULL (all three): no server-to-client requests.
+	 */
+	berr (*ask)(void *arg, const char *id, const char *request_key,
+	    const char *capability);
+	berr (*answer)(void *arg, const char *id, const char *request_key,
+	    const char *response);
+	berr (*answered)(void *arg, const char *id, const char *request_key,
+	    char **response);
 };
 
 /*

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -136,6 +137,31 @@ static const char mcp_session_sql_subscribe[] =
 static const char mcp_session_sql_unsubscribe[] =
     "DELETE FROM mcp_subscriptions WHERE session_id = $1 AND uri = $2";
 
+/*
+ * Server-to-client requests (sql/007). $1 session id, $2 request id as
+ * JSON text, $3 the capability the client must have declared (ask), $3
+ * the response JSON text (answer).
+ */
+static const char mcp_session_sql_ask[] =
+    "WITH old AS (DELETE FROM mcp_server_requests WHERE session_id = $1"
+    " AND created_at < now() - interval '10 minutes')"
+    " INSERT INTO mcp_server_requests (session_id, request_id)"
+    " SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM mcp_sessions"
+    " WHERE id = $1 AND capabilities ? $3)"
+    " AND (SELECT count(*) FROM mcp_server_requests"
+    " WHERE session_id = $1) < 100"
+    " ON CONFLICT DO NOTHING RETURNING 1";
+
+static const char mcp_session_sql_answer[] =
+    "UPDATE mcp_server_requests SET response = $3::jsonb"
+    " WHERE session_id = $1 AND request_id = $2 AND response IS NULL"
+    " RETURNING 1";
+
+static const char mcp_session_sql_answered[] =
+    "DELETE FROM mcp_server_requests"
+    " WHERE session_id = $1 AND request_id = $2 AND response IS NOT NULL"
+    " RETURNING response::text";
+
 /* The log levels of logging/setLevel (the table's CHECK). */
 static const char *const mcp_session_levels[] = { "debug", "info", "notice",
 	"warning", "error", "critical", "alert", "emergency", NULL };
@@ -166,8 +192,17 @@ mcp_session_prepare(struct db *db)
 	if ((rc = db_prepare(db, "mcp_session_subscribe",
 	         mcp_session_sql_subscribe, 3)) != OK)
 		return rc;
+	if ((rc = db_prepare(db, "mcp_session_unsubscribe",
+	         mcp_session_sql_unsubscribe, 2)) != OK)
+		return rc;
+	if ((rc = db_prepare(db, "mcp_session_ask", mcp_session_sql_ask, 3)) !=
+	    OK)
+		return rc;
+	if ((rc = db_prepare(
+	         db, "mcp_session_answer", mcp_session_sql_answer, 3)) != OK)
+		return rc;
 	return db_prepare(
-	    db, "mcp_session_unsubscribe", mcp_session_sql_unsubscribe, 2);
+	    db, "mcp_session_answered", mcp_session_sql_answered, 2);
 }
 
 /* Unpadded base64url of in (n bytes) into out, room for (4n+2)/3 + 1. */
@@ -547,6 +582,71 @@ mcp_session_unsubscribe(void *arg, const char *id, const char *uri)
 	return db_exec(b->db, "mcp_session_unsubscribe", 2, values, NULL);
 }
 
+/* ask(): ERR_DENIED when the client lacks capability, or at the cap. */
+static berr
+mcp_session_ask(
+    void *arg, const char *id, const char *request_key, const char *capability)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[3] = { id, request_key, capability };
+	PGresult *res = NULL;
+	size_t n = request_key != NULL ? strlen(request_key) : 0;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id) || n == 0 || n > 200 ||
+	    capability == NULL)
+		return ERR_INVALID;
+	if ((rc = db_exec(b->db, "mcp_session_ask", 3, values, &res)) == OK &&
+	    PQntuples(res) != 1)
+		rc = ERR_DENIED;
+	PQclear(res);
+	return rc;
+}
+
+/* answer(): ERR_NOT_FOUND when nothing is pending under request_key. */
+static berr
+mcp_session_answer(
+    void *arg, const char *id, const char *request_key, const char *response)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[3] = { id, request_key, response };
+	PGresult *res = NULL;
+	size_t n = request_key != NULL ? strlen(request_key) : 0;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id) || n == 0 || n > 200 ||
+	    response == NULL)
+		return ERR_INVALID;
+	if ((rc = db_exec(b->db, "mcp_session_answer", 3, values, &res)) ==
+	        OK &&
+	    PQntuples(res) != 1)
+		rc = ERR_NOT_FOUND;
+	PQclear(res);
+	return rc;
+}
+
+/* answered(): takes the response, *response NULL while there is none. */
+static berr
+mcp_session_answered(
+    void *arg, const char *id, const char *request_key, char **response)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[2] = { id, request_key };
+	PGresult *res = NULL;
+	berr rc;
+
+	*response = NULL;
+	if (!mcp_session_id_well_formed(id) || request_key == NULL)
+		return ERR_INVALID;
+	if ((rc = db_exec(b->db, "mcp_session_answered", 2, values, &res)) ==
+	        OK &&
+	    PQntuples(res) == 1 &&
+	    (*response = strdup(PQgetvalue(res, 0, 0))) == NULL)
+		rc = ERR_NOMEM;
+	PQclear(res);
+	return rc;
+}
+
 void
 mcp_session_store(struct mcp_session_backend *backend, struct mcp_store *store)
 {
@@ -559,4 +659,7 @@ mcp_session_store(struct mcp_session_backend *backend, struct mcp_store *store)
 	store->cancelled = mcp_session_cancelled;
 	store->subscribe = mcp_session_subscribe;
 	store->unsubscribe = mcp_session_unsubscribe;
+	store->ask = mcp_session_ask;
+	store->answer = mcp_session_answer;
+	store->answered = mcp_session_answered;
 }

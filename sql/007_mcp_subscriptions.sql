@@ -14,3 +14,18 @@ CREATE TABLE mcp_subscriptions (
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (session_id, uri)
 );
+
+-- Server-to-client requests (sampling/createMessage, elicitation/create) of
+-- a tool running in one worker, answered by the client's POST that any
+-- responder may receive: the worker inserts the pending row (only when the
+-- session declared the capability), the answering responder fills
+-- response, the worker takes it (DELETE ... RETURNING) polling a few times
+-- a second. Rows older than ten minutes are dropped on each insert and a
+-- session holds at most 100, like mcp_cancels (005).
+CREATE TABLE mcp_server_requests (
+	session_id  text NOT NULL REFERENCES mcp_sessions (id) ON DELETE CASCADE,
+	request_id  text NOT NULL CHECK (length(request_id) BETWEEN 1 AND 200),
+	response    jsonb CHECK (response IS NULL OR jsonb_typeof(response) = 'object'),
+	created_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (session_id, request_id)
+);

@@ -127,7 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct config *cfg;
 	static struct db *db;
 	static const struct mcp_store store = { NULL, fz_create, fz_load,
-		fz_level, fz_remove, fz_cancel, fz_cancelled, NULL, NULL };
+		fz_level, fz_remove, fz_cancel, fz_cancelled, NULL, NULL, NULL,
+		NULL, NULL };
 	static const struct mcp_stream_ops ops = { NULL, fz_acquire, fz_release,
 		fz_open, fz_event, fz_comment };
 	struct mcp_request rq = { 0 };

@@ -140,7 +140,8 @@ fake_cancelled(void *arg, const char *id, const char *key, bool *yes)
 }
 
 static const struct mcp_store fake_store = { NULL, fake_create, fake_load,
-	fake_level, fake_remove, fake_cancel, fake_cancelled, NULL, NULL };
+	fake_level, fake_remove, fake_cancel, fake_cancelled, NULL, NULL, NULL,
+	NULL, NULL };
 
 /* A streaming transport that records what it was given. */
 static struct {
