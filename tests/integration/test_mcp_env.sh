@@ -23,6 +23,11 @@
 #     it, DELETE of the session removes the rest; an unknown URI: -32002.
 #     The fixtures are invisible where the user has no role.
 #   * berth-fcgi answers /healthz at the end of each round.
+#   * A server-to-client request (fixture test_sampling): asked on an SSE
+#     stream through nginx, answered by a POST through Apache (any
+#     responder), the tool's result carries the client's text; a client
+#     without the sampling capability is not asked (isError); an answer to
+#     an id never asked is 202 and stores nothing (mcp_ask.py).
 
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -226,3 +231,24 @@ round nginx "$BERTH_URL"
 if [[ -n ${BERTH_APACHE_URL:-} ]]; then
 	round apache "$BERTH_APACHE_URL"
 fi
+
+# --- a server-to-client request: asked on nginx's stream, answered through
+# the other front end (any responder may receive the answer) --------------------------
+ASK=$BERTH_SRCDIR/tests/integration/mcp_ask.py
+ANSWER_URL=${BERTH_APACHE_URL:-$BERTH_URL}
+ANSWER_VIA=nginx
+[[ -n ${BERTH_APACHE_URL:-} ]] && ANSWER_VIA=Apache
+out=$("$LIB_PY" "$ASK" "$BERTH_URL/mcp?environment=development" "$ANSWER_URL/mcp?environment=development" "$KEY" sampling 2>&1) ||
+	fail "mcp_ask.py: $(one_line "$out")"
+printf '%s\n' "$out" | sed 's/^/    ask: /'
+assert_contains "$out" "STRAY 202" "an answer to a request never made"
+assert_contains "$out" "ASKED sampling/createMessage ping-42" "the sampling request on the stream"
+assert_contains "$out" "ANSWERED 202" "the answer POST"
+assert_contains "$out" "RESULT False LLM response: pong-17" "the tool's result"
+assert_eq "$(sql "SELECT count(*) FROM mcp_server_requests")" 0 "pending server requests left"
+pass "sampling/createMessage asked on the nginx stream, answered through $ANSWER_VIA: the tool returns the client's text; nothing left in mcp_server_requests"
+out=$("$LIB_PY" "$ASK" "$BERTH_URL/mcp?environment=development" "$ANSWER_URL/mcp?environment=development" "$KEY" none 2>&1) ||
+	fail "mcp_ask.py (no capability): $(one_line "$out")"
+[[ $out != *ASKED* ]] || fail "the server asked a client without the sampling capability"
+assert_contains "$out" "RESULT True The client did not grant" "no capability: isError"
+pass "a client without the sampling capability is not asked: isError result"
