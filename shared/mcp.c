@@ -1029,7 +1029,7 @@ mcp_ts_request(void *arg, const char *method, const char *capability,
 	char *text = NULL;
 	struct timespec nap = { 0, MCP_ASK_POLL_MS * 1000000L };
 	double deadline;
-	size_t i;
+	size_t i, k;
 	berr rc;
 
 	*result = NULL;
@@ -1043,7 +1043,7 @@ mcp_ts_request(void *arg, const char *method, const char *capability,
 		goto out;
 	}
 	i = (size_t)snprintf(rid, sizeof(rid), "%s", MCP_ASK_PREFIX);
-	for (size_t k = 0; k < sizeof(raw) && i + 2 < sizeof(rid); k++, i += 2)
+	for (k = 0; k < sizeof(raw) && i + 2 < sizeof(rid); k++, i += 2)
 		snprintf(rid + i, sizeof(rid) - i, "%02x", raw[k]);
 	snprintf(key, sizeof(key), "\"%s\"", rid);
 	if ((rc = st->ask(st->arg, c->sess->id, key, capability)) != OK)
