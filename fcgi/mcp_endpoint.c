@@ -430,6 +430,55 @@ mcp_endpoint_gone(void *arg)
 	return server_worker_stopping() || request_peer_gone(st->req);
 }
 
+/*
+ * The environment a request addresses (see mcp_endpoint.h): the value of
+ * the query parameter "environment" when there is one, else the first
+ * configured environment. The value is compared byte for byte with the
+ * configured names (no percent-decoding: environment names are plain
+ * words), so "*" or an encoded name is simply unknown. Sets *env to the
+ * configured string (never the client's), or returns the HTTP status to
+ * refuse with: 400 for a repeated or empty parameter, 404 for a name that
+ * is not configured.
+ */
+static int
+mcp_endpoint_environment(
+    const struct config *cfg, const char *query, const char **env)
+{
+	const char *p = query, *val = NULL, *amp;
+	size_t vlen = 0, n, i;
+	static const char key[] = "environment=";
+
+	*env = cfg->environments.n > 0 ? cfg->environments.v[0] : "default";
+	while (p != NULL && *p != '\0') {
+		amp = strchr(p, '&');
+		n = amp != NULL ? (size_t)(amp - p) : strlen(p);
+		if (n >= sizeof(key) - 1 &&
+		    memcmp(p, key, sizeof(key) - 1) == 0) {
+			if (val != NULL)
+				return 400;
+			val = p + sizeof(key) - 1;
+			vlen = n - (sizeof(key) - 1);
+		} else if (n == sizeof(key) - 2 &&
+		    memcmp(p, key, sizeof(key) - 2) == 0) {
+			return 400; /* "environment" without a value */
+		}
+		p = amp != NULL ? amp + 1 : NULL;
+	}
+	if (val == NULL)
+		return 0;
+	if (vlen == 0)
+		return 400;
+	for (i = 0; i < cfg->environments.n; i++) {
+		const char *e = cfg->environments.v[i];
+
+		if (strlen(e) == vlen && memcmp(e, val, vlen) == 0) {
+			*env = e;
+			return 0;
+		}
+	}
+	return 404;
+}
+
 /* Sends rs. A bodyless error gets a JSON-RPC body so clients can read it. */
 static void
 mcp_endpoint_send(struct request *req, const struct mcp_response *rs)
@@ -504,8 +553,9 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 		mcp_endpoint_release, mcp_endpoint_open, mcp_endpoint_event,
 		mcp_endpoint_comment, mcp_endpoint_gone };
 	struct principal p;
-	const char *origin;
+	const char *origin, *env;
 	bool post = strcmp(req->method, "POST") == 0;
+	int st_env;
 
 	if (!mcp_endpoint_host_allowed(cfg, request_param(req, "HTTP_HOST"))) {
 		log_info("mcp: request %s refused: Host not allowed",
@@ -524,6 +574,21 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 	}
 	if (guard_principal(ctx, req, &p) != OK)
 		goto out; /* answered: 401, 429 or 503 */
+	/*
+	 * After authentication, so that only a client with a credential
+	 * learns which environment names exist. Never echoed.
+	 */
+	if ((st_env = mcp_endpoint_environment(cfg, req->query, &env)) != 0) {
+		log_info("mcp: request %s refused: %s environment parameter",
+		    req->request_id, st_env == 404 ? "unknown" : "malformed");
+		mcp_endpoint_reply_rpc_error(req, st_env,
+		    st_env == 404 ? MCP_ENDPOINT_SERVER_ERROR
+		                  : MCP_ENDPOINT_INVALID_REQ,
+		    st_env == 404 ? "Not Found: unknown environment"
+		                  : "Bad Request: malformed environment "
+		                    "parameter");
+		goto out;
+	}
 
 	rq.http_method = req->method;
 	rq.content_type = request_param(req, "CONTENT_TYPE");
@@ -560,18 +625,13 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 		rq.body_len = req->body_len;
 	}
 
-	/*
-	 * One endpoint serves one environment for now: the first configured
-	 * one (config validation keeps the list non-empty in practice). A
-	 * per-environment endpoint (/mcp/<env> or a query parameter) is a
-	 * later decision, not something to infer from client input here.
-	 */
+	/* The environment chosen above: tools/list, authz (roles are per
+	 * environment) and session binding all use it. */
 	mcp_session_store(&backend, &store);
 	mctx.cfg = cfg;
 	mctx.db = ctx->db;
 	mctx.store = &store;
-	mctx.environment =
-	    cfg->environments.n > 0 ? cfg->environments.v[0] : "default";
+	mctx.environment = env;
 	mctx.stream = &ops;
 	mctx.keepalive_ms = cfg->mcp.keepalive_seconds * 1000;
 	if (mcp_handle(&mctx, &p, &rq, &rs) != OK) {

@@ -27,6 +27,10 @@
 #define LIMIT_JSON_DEPTH 64
 /* Most messages in one JSON-RPC batch (only 2025-03-26 has batches). */
 #define LIMIT_MCP_BATCH 100
+/* Longest resource URI a session may subscribe to (resources/subscribe),
+ * and most subscriptions one 2025-era session holds (sql/007). */
+#define LIMIT_MCP_URI           1024
+#define LIMIT_MCP_SUBSCRIPTIONS 100
 /* Largest response body produced in memory. */
 #define LIMIT_RESPONSE_BYTES (4 * 1024 * 1024)
 /* Largest upstream response read (login exchange, upstream calls): more is

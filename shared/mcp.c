@@ -66,6 +66,7 @@
 
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "autoconf.h"
 #include "authz.h"
@@ -73,6 +74,7 @@
 #include "log.h"
 #include "mcp.h"
 #include "principal.h"
+#include "prompts.h"
 #include "tools.h"
 
 /* Tools per tools/list page. */
@@ -88,8 +90,10 @@
 #define RPC_INVALID_PARAMS   -32602
 #define RPC_INTERNAL_ERROR   -32603
 /* Implementation-defined range (-32000..-32019); as the official SDKs. */
-#define RPC_SERVER_ERROR        -32000 /* Accept, busy */
-#define RPC_SESSION_NOT_FOUND   -32001
+#define RPC_SERVER_ERROR      -32000 /* Accept, busy */
+#define RPC_SESSION_NOT_FOUND -32001
+/* server/resources "Error Handling": "Resource not found: -32002". */
+#define RPC_RESOURCE_NOT_FOUND  -32002
 #define RPC_HEADER_MISMATCH     -32020
 #define RPC_UNSUPPORTED_VERSION -32022
 
@@ -107,6 +111,12 @@
 /* How often a waiting request looks for a cancel marker, milliseconds. */
 #define MCP_CANCEL_CHECK_MS      1000
 #define MCP_KEEPALIVE_DEFAULT_MS 15000
+/* A server-to-client request: how long its answer is awaited, and how
+ * often the store is asked for it (milliseconds). */
+#define MCP_ASK_TIMEOUT_MS 60000
+#define MCP_ASK_POLL_MS    100
+/* Ids of server-to-client requests: this prefix and 16 hex digits. */
+#define MCP_ASK_PREFIX "berth-ask-"
 
 const char *const mcp_versions[] = { "2026-07-28", "2025-11-25", "2025-06-18",
 	"2025-03-26", NULL };
@@ -644,10 +654,16 @@ mcp_server_info(void)
 	return o;
 }
 
+/*
+ * The server's capabilities. resources.subscribe only in the 2025 era
+ * (2026-07-28 replaced resources/subscribe with subscriptions/listen,
+ * which Berth does not serve) and only when the store keeps
+ * subscriptions.
+ */
 static struct json_object *
-mcp_capabilities(void)
+mcp_capabilities(const struct mcp_ctx *ctx, bool modern)
 {
-	struct json_object *o = json_object_new_object(), *tools;
+	struct json_object *o = json_object_new_object(), *tools, *res;
 
 	if (o == NULL)
 		return NULL;
@@ -656,7 +672,12 @@ mcp_capabilities(void)
 	    tools, "listChanged", json_object_new_boolean(0));
 	json_object_object_add(o, "tools", tools);
 	json_object_object_add(o, "prompts", json_object_new_object());
-	json_object_object_add(o, "resources", json_object_new_object());
+	res = json_object_new_object();
+	if (!modern && ctx->store->subscribe != NULL &&
+	    ctx->store->unsubscribe != NULL)
+		json_object_object_add(
+		    res, "subscribe", json_object_new_boolean(1));
+	json_object_object_add(o, "resources", res);
 	json_object_object_add(o, "logging", json_object_new_object());
 	json_object_object_add(o, "completions", json_object_new_object());
 	return o;
@@ -724,8 +745,9 @@ mcp_initialize(struct mcp_call *c, struct json_object *params,
 	want = json_object_get_string(pv);
 	version = mcp_version_legacy(want) ? want : MCP_LEGACY_LATEST;
 	memset(&s, 0, sizeof(s));
-	rc = c->ctx->store->create(c->ctx->store->arg, c->p, version,
-	    mcp_json_text(info), mcp_json_text(caps), &s);
+	rc =
+	    c->ctx->store->create(c->ctx->store->arg, c->p, c->ctx->environment,
+	        version, mcp_json_text(info), mcp_json_text(caps), &s);
 	if (rc == ERR_NOMEM)
 		return rc;
 	if (rc != OK) {
@@ -737,7 +759,8 @@ mcp_initialize(struct mcp_call *c, struct json_object *params,
 		return ERR_NOMEM;
 	json_object_object_add(
 	    r, "protocolVersion", json_object_new_string(version));
-	json_object_object_add(r, "capabilities", mcp_capabilities());
+	json_object_object_add(
+	    r, "capabilities", mcp_capabilities(c->ctx, false));
 	json_object_object_add(r, "serverInfo", mcp_server_info());
 	json_object_object_add(
 	    r, "instructions", json_object_new_string(mcp_instructions));
@@ -985,6 +1008,84 @@ mcp_ts_cancelled(void *arg)
  * +-(2^53-1), like an id) and, 2026 era, logLevel. false with e set
  * (-32602) for a value of the wrong shape.
  */
+/*
+ * tool_stream request: a server-to-client request on this call's SSE
+ * stream (2025 era only: 2026-07-28 embeds such requests in results
+ * instead). The pending request is recorded in the store first, and only
+ * when the session's client declared capability, so the client's answer
+ * - a POST that may reach any responder - finds it (mcp_message); this
+ * worker then polls for it, keeping the stream alive and watching for
+ * cancellation meanwhile.
+ */
+static berr
+mcp_ts_request(void *arg, const char *method, const char *capability,
+    struct json_object *params, struct json_object **result)
+{
+	struct mcp_call *c = arg;
+	const struct mcp_store *st = c->ctx->store;
+	struct json_object *msg = NULL, *ans = NULL, *v;
+	unsigned char raw[8];
+	char rid[sizeof(MCP_ASK_PREFIX) + 16], key[sizeof(rid) + 2];
+	char *text = NULL;
+	struct timespec nap = { 0, MCP_ASK_POLL_MS * 1000000L };
+	double deadline;
+	size_t i, k;
+	berr rc;
+
+	*result = NULL;
+	if (c->modern || c->sess == NULL || !c->sse || c->gone ||
+	    st->ask == NULL || st->answered == NULL) {
+		rc = ERR_NOT_FOUND;
+		goto out;
+	}
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	i = (size_t)snprintf(rid, sizeof(rid), "%s", MCP_ASK_PREFIX);
+	for (k = 0; k < sizeof(raw) && i + 2 < sizeof(rid); k++, i += 2)
+		snprintf(rid + i, sizeof(rid) - i, "%02x", raw[k]);
+	snprintf(key, sizeof(key), "\"%s\"", rid);
+	if ((rc = st->ask(st->arg, c->sess->id, key, capability)) != OK)
+		goto out; /* ERR_DENIED: no such capability */
+	if ((msg = mcp_envelope(NULL)) == NULL) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	json_object_object_add(msg, "id", json_object_new_string(rid));
+	json_object_object_add(msg, "method", json_object_new_string(method));
+	json_object_object_add(msg, "params", params);
+	params = NULL;
+	mcp_stream_write(c, msg);
+	deadline = mcp_now_ms() + MCP_ASK_TIMEOUT_MS;
+	for (;;) {
+		if (mcp_ts_cancelled(c) || mcp_now_ms() > deadline) {
+			rc = ERR_IO;
+			goto out;
+		}
+		rc = st->answered(st->arg, c->sess->id, key, &text);
+		if (rc != OK)
+			goto out;
+		if (text != NULL)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	ans = json_tokener_parse(text);
+	if (ans != NULL && json_object_object_get_ex(ans, "result", &v) &&
+	    json_object_is_type(v, json_type_object)) {
+		*result = json_object_get(v);
+		rc = OK;
+	} else {
+		rc = ERR_DENIED; /* an error response, or nonsense */
+	}
+out:
+	free(text);
+	json_object_put(ans);
+	json_object_put(msg);
+	json_object_put(params);
+	return rc;
+}
+
 static bool
 mcp_stream_meta(
     struct mcp_call *c, struct json_object *params, struct mcp_err *e)
@@ -1034,7 +1135,7 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 	struct json_object *args = mcp_param(params, "arguments");
 	const struct mcp_stream_ops *ops = c->ctx->stream;
 	struct tool_stream ts = { c, mcp_ts_progress, mcp_ts_log,
-		mcp_ts_cancelled };
+		mcp_ts_cancelled, mcp_ts_request };
 	const char *key;
 	bool slot = false;
 	berr rc;
@@ -1168,7 +1269,7 @@ mcp_complete(
 }
 
 static berr
-mcp_discover(struct json_object **result)
+mcp_discover(const struct mcp_ctx *ctx, struct json_object **result)
 {
 	struct json_object *r, *v;
 	size_t i;
@@ -1182,7 +1283,7 @@ mcp_discover(struct json_object **result)
 		json_object_array_add(
 		    v, json_object_new_string(mcp_versions[i]));
 	json_object_object_add(r, "supportedVersions", v);
-	json_object_object_add(r, "capabilities", mcp_capabilities());
+	json_object_object_add(r, "capabilities", mcp_capabilities(ctx, true));
 	/*
 	 * DiscoverResult names no serverInfo member (identity goes in
 	 * _meta, added for every modern result); Result allows extra
@@ -1195,17 +1296,174 @@ mcp_discover(struct json_object **result)
 	return OK;
 }
 
-/* {"<key>": []}. */
-static berr
-mcp_empty_list(const char *key, struct json_object **result)
-{
-	struct json_object *r = json_object_new_object();
+/* ---------------------------------------------------------------------
+ * Prompts and resources (shared/prompts.h).
+ */
 
-	if (r == NULL)
+static struct prompts_ctx
+mcp_prompts_ctx(const struct mcp_call *c)
+{
+	struct prompts_ctx t = { c->ctx->cfg, c->p, c->ctx->environment };
+
+	return t;
+}
+
+/*
+ * {"<key>": [...]} from list. The lists are short and static: one page,
+ * no nextCursor; a cursor (which Berth never hands out) is -32602, as for
+ * tools/list.
+ */
+static berr
+mcp_list(struct mcp_call *c, struct json_object *params, const char *key,
+    berr (*list)(const struct prompts_ctx *, struct json_object **),
+    struct json_object **result, struct mcp_err *e)
+{
+	struct prompts_ctx t = mcp_prompts_ctx(c);
+	struct json_object *cur = mcp_param(params, "cursor"), *a, *r;
+	berr rc;
+
+	if (cur != NULL) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.cursor is not a valid cursor");
+		return OK;
+	}
+	if ((rc = list(&t, &a)) != OK)
+		return rc;
+	if ((r = json_object_new_object()) == NULL) {
+		json_object_put(a);
 		return ERR_NOMEM;
-	json_object_object_add(r, key, json_object_new_array());
+	}
+	json_object_object_add(r, key, a);
 	*result = r;
 	return OK;
+}
+
+static berr
+mcp_prompts_get(struct mcp_call *c, struct json_object *params,
+    struct json_object **result, struct mcp_err *e)
+{
+	struct prompts_ctx t = mcp_prompts_ctx(c);
+	struct json_object *name = mcp_param(params, "name");
+	struct json_object *args = mcp_param(params, "arguments");
+	char why[160];
+	berr rc;
+
+	if (name == NULL || !json_object_is_type(name, json_type_string)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.name must be a string");
+		return OK;
+	}
+	if (args != NULL && !json_object_is_type(args, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.arguments must be an object");
+		return OK;
+	}
+	rc = prompts_get(
+	    &t, json_object_get_string(name), args, result, why, sizeof(why));
+	/* server/prompts "Error Handling": invalid prompt name, missing
+	 * required arguments: -32602. */
+	if (rc == ERR_NOT_FOUND) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: unknown prompt: %.64s",
+		    json_object_get_string(name));
+		return OK;
+	}
+	if (rc == ERR_INVALID) {
+		mcp_err_set(
+		    e, RPC_INVALID_PARAMS, 0, "Invalid params: %s", why);
+		return OK;
+	}
+	return rc;
+}
+
+/* params.uri as a string, or NULL with e set. */
+static const char *
+mcp_uri_param(struct json_object *params, struct mcp_err *e)
+{
+	struct json_object *uri = mcp_param(params, "uri");
+
+	if (uri == NULL || !json_object_is_type(uri, json_type_string) ||
+	    json_object_get_string_len(uri) == 0) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.uri must be a non-empty string");
+		return NULL;
+	}
+	return json_object_get_string(uri);
+}
+
+/* Resource not found: -32002 with data {uri} (server/resources). */
+static void
+mcp_err_resource(struct mcp_err *e, const char *uri)
+{
+	mcp_err_set(e, RPC_RESOURCE_NOT_FOUND, 0, "Resource not found");
+	if ((e->data = json_object_new_object()) != NULL)
+		json_object_object_add(
+		    e->data, "uri", json_object_new_string(uri));
+}
+
+static berr
+mcp_resources_read(struct mcp_call *c, struct json_object *params,
+    struct json_object **result, struct mcp_err *e)
+{
+	struct prompts_ctx t = mcp_prompts_ctx(c);
+	const char *uri = mcp_uri_param(params, e);
+	berr rc;
+
+	if (uri == NULL)
+		return OK;
+	rc = resources_read(&t, uri, result);
+	if (rc == ERR_NOT_FOUND) {
+		mcp_err_resource(e, uri);
+		return OK;
+	}
+	return rc;
+}
+
+/*
+ * resources/subscribe and resources/unsubscribe (2025 era; see
+ * mcp_capabilities()). The subscription lives with the session in the
+ * store, so any responder sees it and it ends with the session. Only a
+ * resource the caller could read may be subscribed to (else -32002, as
+ * resources/read); unsubscribing is always allowed.
+ */
+static berr
+mcp_subscribe(struct mcp_call *c, struct json_object *params, bool on,
+    struct json_object **result, struct mcp_err *e)
+{
+	struct prompts_ctx t = mcp_prompts_ctx(c);
+	const struct mcp_store *st = c->ctx->store;
+	const char *uri = mcp_uri_param(params, e);
+	berr rc;
+
+	if (uri == NULL)
+		return OK;
+	if (strlen(uri) > LIMIT_MCP_URI) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.uri is longer than %d bytes",
+		    LIMIT_MCP_URI);
+		return OK;
+	}
+	if (on && !resources_exists(&t, uri)) {
+		mcp_err_resource(e, uri);
+		return OK;
+	}
+	rc = on ? st->subscribe(st->arg, c->sess->id, uri)
+	        : st->unsubscribe(st->arg, c->sess->id, uri);
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc == ERR_TOO_BIG) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: this session holds the most "
+		    "subscriptions allowed (%d)",
+		    LIMIT_MCP_SUBSCRIPTIONS);
+		return OK;
+	}
+	if (rc != OK) {
+		mcp_err_store(e, rc);
+		return OK;
+	}
+	*result = json_object_new_object();
+	return *result == NULL ? ERR_NOMEM : OK;
 }
 
 /* Is method one whose result is a CacheableResult (2026)? */
@@ -1262,17 +1520,29 @@ mcp_dispatch(struct mcp_call *c, const char *method, struct json_object *params,
 	else if (!c->modern && strcmp(method, "logging/setLevel") == 0)
 		rc = mcp_set_level(c, params, result, e);
 	else if (c->modern && strcmp(method, "server/discover") == 0)
-		rc = mcp_discover(result);
+		rc = mcp_discover(c->ctx, result);
 	else if (strcmp(method, "tools/list") == 0)
 		rc = mcp_tools_list(c, params, result, e);
 	else if (strcmp(method, "tools/call") == 0)
 		rc = mcp_tools_call(c, params, result, e);
 	else if (strcmp(method, "prompts/list") == 0)
-		rc = mcp_empty_list("prompts", result);
+		rc = mcp_list(c, params, "prompts", prompts_list, result, e);
+	else if (strcmp(method, "prompts/get") == 0)
+		rc = mcp_prompts_get(c, params, result, e);
 	else if (strcmp(method, "resources/list") == 0)
-		rc = mcp_empty_list("resources", result);
+		rc =
+		    mcp_list(c, params, "resources", resources_list, result, e);
 	else if (strcmp(method, "resources/templates/list") == 0)
-		rc = mcp_empty_list("resourceTemplates", result);
+		rc = mcp_list(c, params, "resourceTemplates",
+		    resources_templates_list, result, e);
+	else if (strcmp(method, "resources/read") == 0)
+		rc = mcp_resources_read(c, params, result, e);
+	else if (!c->modern && c->ctx->store->subscribe != NULL &&
+	    c->ctx->store->unsubscribe != NULL &&
+	    (strcmp(method, "resources/subscribe") == 0 ||
+	        strcmp(method, "resources/unsubscribe") == 0))
+		rc = mcp_subscribe(c, params,
+		    strcmp(method, "resources/subscribe") == 0, result, e);
 	else if (strcmp(method, "completion/complete") == 0)
 		rc = mcp_complete(params, result, e);
 	else
@@ -1342,7 +1612,30 @@ mcp_message(struct mcp_call *c, struct json_object *msg, bool in_batch,
 			    "Invalid Request: clients must not send responses");
 			goto fail;
 		}
-		/* We send no requests: nothing awaits it. Accept it. */
+		/*
+		 * The answer to one of our server-to-client requests
+		 * (mcp_ts_request), for whichever worker waits on it: stored
+		 * with the session this principal owns. Anything else awaits
+		 * nothing; either way 202.
+		 */
+		if (c->sess != NULL && c->ctx->store->answer != NULL &&
+		    id != NULL && json_object_is_type(id, json_type_string) &&
+		    strncmp(json_object_get_string(id), MCP_ASK_PREFIX,
+		        strlen(MCP_ASK_PREFIX)) == 0) {
+			const char *key = json_object_to_json_string_ext(
+			    id, JSON_C_TO_STRING_PLAIN);
+			const char *text = json_object_to_json_string_ext(
+			    msg, JSON_C_TO_STRING_PLAIN);
+
+			if (key != NULL && text != NULL &&
+			    c->ctx->store->answer(c->ctx->store->arg,
+			        c->sess->id, key, text) == ERR_DB_DOWN)
+				log_warn("mcp: a client's answer was lost: "
+				         "database down (request %s)",
+				    c->rq->request_id != NULL
+				        ? c->rq->request_id
+				        : "-");
+		}
 		return OK;
 	}
 	if (kind == MCP_NOTIFICATION) {
@@ -1512,6 +1805,17 @@ mcp_load_session(const struct mcp_ctx *ctx, const struct principal *p,
 	}
 	memset(sess, 0, sizeof(*sess));
 	rc = ctx->store->load(ctx->store->arg, p, rq->session_id, sess);
+	/*
+	 * A session is bound to the environment it was created in, as to
+	 * its principal: used with another (/mcp?environment=OTHER) it is
+	 * "not found" there - 404, which tells a client to initialize a new
+	 * session for that environment (2025 transports), where 400 would
+	 * call the request malformed. Its tools, roles and subscriptions
+	 * belong to the first environment and must not leak into the other.
+	 */
+	if (rc == OK && ctx->environment != NULL &&
+	    strcmp(sess->environment, ctx->environment) != 0)
+		rc = ERR_NOT_FOUND;
 	if (rc == OK)
 		return true;
 	if (rc == ERR_NOT_FOUND)

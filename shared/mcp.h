@@ -53,6 +53,7 @@ struct mcp_session {
 	char protocol_version[16];
 	char log_level[16];    /* "info" ... as set by logging/setLevel */
 	char client_name[129]; /* clientInfo.name, for logs */
+	char environment[65];  /* the environment it was created in */
 };
 
 /*
@@ -63,8 +64,9 @@ struct mcp_session {
 struct mcp_store {
 	void *arg;
 	berr (*create)(void *arg, const struct principal *p,
-	    const char *protocol_version, const char *client_info,
-	    const char *capabilities, struct mcp_session *out);
+	    const char *environment, const char *protocol_version,
+	    const char *client_info, const char *capabilities,
+	    struct mcp_session *out);
 	berr (*load)(void *arg, const struct principal *p, const char *id,
 	    struct mcp_session *out);
 	berr (*set_log_level)(void *arg, const struct principal *p,
@@ -80,6 +82,32 @@ struct mcp_store {
 	berr (*cancel)(void *arg, const char *id, const char *request_key);
 	berr (*cancelled)(
 	    void *arg, const char *id, const char *request_key, bool *yes);
+	/*
+	 * resources/subscribe and resources/unsubscribe (2025 era): records
+	 * or drops the subscription of session id (one load() accepted for
+	 * the caller) to uri. subscribe() is idempotent and ERR_TOO_BIG when
+	 * the session holds its cap; unsubscribe() of a URI never subscribed
+	 * is OK. NULL (both): the store keeps none, and the resources
+	 * capability does not offer subscribe.
+	 */
+	berr (*subscribe)(void *arg, const char *id, const char *uri);
+	berr (*unsubscribe)(void *arg, const char *id, const char *uri);
+	/*
+	 * Server-to-client requests (2025 era; sampling, elicitation) of
+	 * session id, keyed by the request id's JSON text. ask() records a
+	 * pending request, only when the session's client declared
+	 * capability (else ERR_DENIED, also at the per-session cap);
+	 * answer() stores the client's response message (JSON text of an
+	 * object) for a pending request (ERR_NOT_FOUND when none); answered()
+	 * takes it: OK with *response (malloc'ed JSON text) or NULL while
+	 * none has arrived. NULL (all three): no server-to-client requests.
+	 */
+	berr (*ask)(void *arg, const char *id, const char *request_key,
+	    const char *capability);
+	berr (*answer)(void *arg, const char *id, const char *request_key,
+	    const char *response);
+	berr (*answered)(void *arg, const char *id, const char *request_key,
+	    char **response);
 };
 
 /*
@@ -119,7 +147,10 @@ struct mcp_ctx {
 	const struct config *cfg;
 	struct db *db;
 	const struct mcp_store *store;
-	const char *environment; /* the environment this endpoint serves */
+	/* The environment this request addresses (the endpoint's choice:
+	 * /mcp?environment=NAME, else the first configured one). A 2025-era
+	 * session is bound to the one it was created in. */
+	const char *environment;
 	const struct mcp_stream_ops *stream; /* NULL: never stream */
 	int keepalive_ms; /* ":" comment on a quiet stream; 0 = 15000 */
 };

@@ -11,12 +11,14 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 #include <openssl/rand.h>
 
 #include "config.h"
+#include "limit.h"
 #include "log.h"
 #include "principal.h"
 
@@ -41,16 +43,17 @@ static const char mcp_session_b64url[] =
 /*
  * $1 id, $2 user_id (NULL for AUTH_NONE), $3 auth_method, $4 token_id,
  * $5 protocol_version, $6 client_info, $7 capabilities, $8 absolute timeout
- * in seconds. The expiry is computed from the server's clock, like every
+ * in seconds, $9 environment. The expiry is computed from the server's clock, like every
  * other timestamp here, so responders with skewed clocks agree.
  */
 static const char mcp_session_sql_create[] =
     "INSERT INTO mcp_sessions (id, user_id, auth_method, token_id,"
-    " protocol_version, client_info, capabilities, expires_at)"
+    " protocol_version, client_info, capabilities, expires_at, environment)"
     " VALUES ($1, $2::bigint, $3, $4, $5, $6::jsonb, $7::jsonb,"
-    " now() + make_interval(secs => $8::int))"
+    " now() + make_interval(secs => $8::int), $9)"
     " RETURNING id, protocol_version, log_level,"
-    " coalesce(client_info->>'name', '') AS client_name";
+    " coalesce(client_info->>'name', '') AS client_name,"
+    " coalesce(environment, '') AS environment";
 
 /*
  * $1 id, $2 user_id, $3 auth_method, $4 idle timeout, $5 touch interval
@@ -64,7 +67,8 @@ static const char mcp_session_sql_create[] =
 static const char mcp_session_sql_load[] =
     "WITH s AS ("
     " SELECT id, protocol_version, log_level,"
-    " coalesce(client_info->>'name', '') AS client_name"
+    " coalesce(client_info->>'name', '') AS client_name,"
+    " coalesce(environment, '') AS environment"
     " FROM mcp_sessions"
     " WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2::bigint"
     " AND auth_method = $3 AND expires_at > now()"
@@ -75,7 +79,8 @@ static const char mcp_session_sql_load[] =
     " AND t.last_used_at < now() - make_interval(secs => $5::int)"
     " RETURNING t.id"
     ") "
-    "SELECT id, protocol_version, log_level, client_name FROM s";
+    "SELECT id, protocol_version, log_level, client_name, environment"
+    " FROM s";
 
 /* $1 id, $2 user_id, $3 auth_method, $4 idle timeout, $5 level. */
 static const char mcp_session_sql_level[] =
@@ -115,6 +120,48 @@ static const char mcp_session_sql_cancel[] =
 static const char mcp_session_sql_cancelled[] =
     "SELECT 1 FROM mcp_cancels WHERE session_id = $1 AND request_id = $2";
 
+/*
+ * Subscriptions (sql/007_mcp_subscriptions.sql). $1 session id, $2 uri,
+ * $3 the cap. Idempotent; the row count says whether it is there (a
+ * repeat finds it through the second branch). The caller has loaded the
+ * session for its principal in this request.
+ */
+static const char mcp_session_sql_subscribe[] =
+    "WITH ins AS (INSERT INTO mcp_subscriptions (session_id, uri)"
+    " SELECT $1, $2 WHERE (SELECT count(*) FROM mcp_subscriptions"
+    " WHERE session_id = $1) < $3::int"
+    " ON CONFLICT DO NOTHING RETURNING uri)"
+    " SELECT uri FROM ins UNION ALL"
+    " SELECT uri FROM mcp_subscriptions WHERE session_id = $1 AND uri = $2";
+
+static const char mcp_session_sql_unsubscribe[] =
+    "DELETE FROM mcp_subscriptions WHERE session_id = $1 AND uri = $2";
+
+/*
+ * Server-to-client requests (sql/007). $1 session id, $2 request id as
+ * JSON text, $3 the capability the client must have declared (ask), $3
+ * the response JSON text (answer).
+ */
+static const char mcp_session_sql_ask[] =
+    "WITH old AS (DELETE FROM mcp_server_requests WHERE session_id = $1"
+    " AND created_at < now() - interval '10 minutes')"
+    " INSERT INTO mcp_server_requests (session_id, request_id)"
+    " SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM mcp_sessions"
+    " WHERE id = $1 AND capabilities ? $3)"
+    " AND (SELECT count(*) FROM mcp_server_requests"
+    " WHERE session_id = $1) < 100"
+    " ON CONFLICT DO NOTHING RETURNING 1";
+
+static const char mcp_session_sql_answer[] =
+    "UPDATE mcp_server_requests SET response = $3::jsonb"
+    " WHERE session_id = $1 AND request_id = $2 AND response IS NULL"
+    " RETURNING 1";
+
+static const char mcp_session_sql_answered[] =
+    "DELETE FROM mcp_server_requests"
+    " WHERE session_id = $1 AND request_id = $2 AND response IS NOT NULL"
+    " RETURNING response::text";
+
 /* The log levels of logging/setLevel (the table's CHECK). */
 static const char *const mcp_session_levels[] = { "debug", "info", "notice",
 	"warning", "error", "critical", "alert", "emergency", NULL };
@@ -125,7 +172,7 @@ mcp_session_prepare(struct db *db)
 	berr rc;
 
 	if ((rc = db_prepare(
-	         db, "mcp_session_create", mcp_session_sql_create, 8)) != OK)
+	         db, "mcp_session_create", mcp_session_sql_create, 9)) != OK)
 		return rc;
 	if ((rc = db_prepare(
 	         db, "mcp_session_load", mcp_session_sql_load, 5)) != OK)
@@ -139,8 +186,23 @@ mcp_session_prepare(struct db *db)
 	if ((rc = db_prepare(
 	         db, "mcp_session_cancel", mcp_session_sql_cancel, 2)) != OK)
 		return rc;
+	if ((rc = db_prepare(db, "mcp_session_cancelled",
+	         mcp_session_sql_cancelled, 2)) != OK)
+		return rc;
+	if ((rc = db_prepare(db, "mcp_session_subscribe",
+	         mcp_session_sql_subscribe, 3)) != OK)
+		return rc;
+	if ((rc = db_prepare(db, "mcp_session_unsubscribe",
+	         mcp_session_sql_unsubscribe, 2)) != OK)
+		return rc;
+	if ((rc = db_prepare(db, "mcp_session_ask", mcp_session_sql_ask, 3)) !=
+	    OK)
+		return rc;
+	if ((rc = db_prepare(
+	         db, "mcp_session_answer", mcp_session_sql_answer, 3)) != OK)
+		return rc;
 	return db_prepare(
-	    db, "mcp_session_cancelled", mcp_session_sql_cancelled, 2);
+	    db, "mcp_session_answered", mcp_session_sql_answered, 2);
 }
 
 /* Unpadded base64url of in (n bytes) into out, room for (4n+2)/3 + 1. */
@@ -207,17 +269,20 @@ mcp_session_from_row(const PGresult *res, struct mcp_session *out)
 	int cid = PQfnumber(res, "id"),
 	    cpv = PQfnumber(res, "protocol_version"),
 	    clv = PQfnumber(res, "log_level"),
-	    ccn = PQfnumber(res, "client_name");
+	    ccn = PQfnumber(res, "client_name"),
+	    cenv = PQfnumber(res, "environment");
 
 	memset(out, 0, sizeof(*out));
-	if (cid < 0 || cpv < 0 || clv < 0 || ccn < 0)
+	if (cid < 0 || cpv < 0 || clv < 0 || ccn < 0 || cenv < 0)
 		return ERR_DB;
 	if (!mcp_session_copy(
 	        out->id, sizeof(out->id), PQgetvalue(res, 0, cid)) ||
 	    !mcp_session_copy(out->protocol_version,
 	        sizeof(out->protocol_version), PQgetvalue(res, 0, cpv)) ||
 	    !mcp_session_copy(out->log_level, sizeof(out->log_level),
-	        PQgetvalue(res, 0, clv)))
+	        PQgetvalue(res, 0, clv)) ||
+	    !mcp_session_copy(out->environment, sizeof(out->environment),
+	        PQgetvalue(res, 0, cenv)))
 		return ERR_DB;
 	snprintf(out->client_name, sizeof(out->client_name), "%s",
 	    PQgetvalue(res, 0, ccn));
@@ -282,18 +347,20 @@ out:
  */
 static berr
 mcp_session_create(void *arg, const struct principal *p,
-    const char *protocol_version, const char *client_info,
-    const char *capabilities, struct mcp_session *out)
+    const char *environment, const char *protocol_version,
+    const char *client_info, const char *capabilities, struct mcp_session *out)
 {
 	struct mcp_session_backend *b = arg;
 	unsigned char raw[MCP_SESSION_RANDOM_BYTES];
 	char id[(4 * MCP_SESSION_RANDOM_BYTES + 2) / 3 + 1], user[24],
 	    absolute[16];
-	const char *values[8];
+	const char *values[9];
 	PGresult *res = NULL;
 	berr rc;
 
-	if (protocol_version == NULL || strlen(protocol_version) != 10) {
+	if (protocol_version == NULL || strlen(protocol_version) != 10 ||
+	    (environment != NULL &&
+	        strlen(environment) >= sizeof(out->environment))) {
 		rc = ERR_INVALID;
 		goto out;
 	}
@@ -314,7 +381,8 @@ mcp_session_create(void *arg, const struct principal *p,
 	values[5] = mcp_session_json_object(client_info);
 	values[6] = mcp_session_json_object(capabilities);
 	values[7] = absolute;
-	if ((rc = db_exec(b->db, "mcp_session_create", 8, values, &res)) != OK)
+	values[8] = environment;
+	if ((rc = db_exec(b->db, "mcp_session_create", 9, values, &res)) != OK)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = ERR_DB;
@@ -480,6 +548,105 @@ mcp_session_cancelled(
 	return rc;
 }
 
+/* subscribe(): ERR_TOO_BIG when the session holds LIMIT_MCP_SUBSCRIPTIONS. */
+static berr
+mcp_session_subscribe(void *arg, const char *id, const char *uri)
+{
+	struct mcp_session_backend *b = arg;
+	char cap[16];
+	const char *values[3] = { id, uri, cap };
+	PGresult *res = NULL;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id) || uri == NULL ||
+	    strlen(uri) > LIMIT_MCP_URI)
+		return ERR_INVALID;
+	snprintf(cap, sizeof(cap), "%d", LIMIT_MCP_SUBSCRIPTIONS);
+	if ((rc = db_exec(b->db, "mcp_session_subscribe", 3, values, &res)) ==
+	        OK &&
+	    PQntuples(res) == 0)
+		rc = ERR_TOO_BIG;
+	PQclear(res);
+	return rc;
+}
+
+/* unsubscribe(): OK whether or not it was there. */
+static berr
+mcp_session_unsubscribe(void *arg, const char *id, const char *uri)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[2] = { id, uri };
+
+	if (!mcp_session_id_well_formed(id) || uri == NULL)
+		return ERR_INVALID;
+	return db_exec(b->db, "mcp_session_unsubscribe", 2, values, NULL);
+}
+
+/* ask(): ERR_DENIED when the client lacks capability, or at the cap. */
+static berr
+mcp_session_ask(
+    void *arg, const char *id, const char *request_key, const char *capability)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[3] = { id, request_key, capability };
+	PGresult *res = NULL;
+	size_t n = request_key != NULL ? strlen(request_key) : 0;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id) || n == 0 || n > 200 ||
+	    capability == NULL)
+		return ERR_INVALID;
+	if ((rc = db_exec(b->db, "mcp_session_ask", 3, values, &res)) == OK &&
+	    PQntuples(res) != 1)
+		rc = ERR_DENIED;
+	PQclear(res);
+	return rc;
+}
+
+/* answer(): ERR_NOT_FOUND when nothing is pending under request_key. */
+static berr
+mcp_session_answer(
+    void *arg, const char *id, const char *request_key, const char *response)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[3] = { id, request_key, response };
+	PGresult *res = NULL;
+	size_t n = request_key != NULL ? strlen(request_key) : 0;
+	berr rc;
+
+	if (!mcp_session_id_well_formed(id) || n == 0 || n > 200 ||
+	    response == NULL)
+		return ERR_INVALID;
+	if ((rc = db_exec(b->db, "mcp_session_answer", 3, values, &res)) ==
+	        OK &&
+	    PQntuples(res) != 1)
+		rc = ERR_NOT_FOUND;
+	PQclear(res);
+	return rc;
+}
+
+/* answered(): takes the response, *response NULL while there is none. */
+static berr
+mcp_session_answered(
+    void *arg, const char *id, const char *request_key, char **response)
+{
+	struct mcp_session_backend *b = arg;
+	const char *values[2] = { id, request_key };
+	PGresult *res = NULL;
+	berr rc;
+
+	*response = NULL;
+	if (!mcp_session_id_well_formed(id) || request_key == NULL)
+		return ERR_INVALID;
+	if ((rc = db_exec(b->db, "mcp_session_answered", 2, values, &res)) ==
+	        OK &&
+	    PQntuples(res) == 1 &&
+	    (*response = strdup(PQgetvalue(res, 0, 0))) == NULL)
+		rc = ERR_NOMEM;
+	PQclear(res);
+	return rc;
+}
+
 void
 mcp_session_store(struct mcp_session_backend *backend, struct mcp_store *store)
 {
@@ -490,4 +657,9 @@ mcp_session_store(struct mcp_session_backend *backend, struct mcp_store *store)
 	store->remove = mcp_session_remove;
 	store->cancel = mcp_session_cancel;
 	store->cancelled = mcp_session_cancelled;
+	store->subscribe = mcp_session_subscribe;
+	store->unsubscribe = mcp_session_unsubscribe;
+	store->ask = mcp_session_ask;
+	store->answer = mcp_session_answer;
+	store->answered = mcp_session_answered;
 }

@@ -29,6 +29,13 @@
  * none once it holds 100; cancelled() looks one up. Both are one prepared
  * statement and return ERR_INVALID for a malformed session id or key.
  *
+ * Subscriptions (resources/subscribe, table mcp_subscriptions of
+ * sql/007_mcp_subscriptions.sql): subscribe() stores (session, uri),
+ * idempotent, ERR_TOO_BIG once the session holds LIMIT_MCP_SUBSCRIPTIONS;
+ * unsubscribe() deletes it. One prepared statement each; the caller has
+ * loaded the session for its principal. A session records the environment
+ * it was created in (mcp_sessions.environment), returned by load().
+ *
  * Errors of the store functions: ERR_NOT_FOUND (also for an id that is not
  * 16..128 visible ASCII characters, without a database round trip),
  * ERR_INVALID (create: protocol version not YYYY-MM-DD; set_log_level: a

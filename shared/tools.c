@@ -59,6 +59,8 @@ static bool tool_get_run_waits(struct json_object *args);
 static berr tool_fixture(const struct tool_call_ctx *ctx,
     struct json_object *args, struct json_object **result);
 static bool tool_fixture_waits(struct json_object *args);
+static berr tool_fixture_ask(const struct tool_call_ctx *ctx,
+    struct json_object *args, struct json_object **result);
 
 static const struct tool_def tools_builtin[] = {
 	{ "station_status", "Station status",
@@ -135,6 +137,25 @@ static const struct tool_def tools_fixture[] = {
 	{ "test_tool_with_progress", NULL,
 	    "Conformance fixture: three progress notifications.",
 	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture,
+	    tool_fixture_waits },
+	/* Server-to-client requests (tool_fixture_ask). */
+	{ "test_sampling", NULL,
+	    "Conformance fixture: asks the client for sampling/createMessage.",
+	    "{\"type\":\"object\",\"properties\":{\"prompt\":{\"type\":"
+	    "\"string\"}},\"required\":[\"prompt\"]}",
+	    PERM_TOOLS_LIST, tool_fixture_ask, tool_fixture_waits },
+	{ "test_elicitation", NULL,
+	    "Conformance fixture: asks the client for elicitation/create.",
+	    "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":"
+	    "\"string\"}},\"required\":[\"message\"]}",
+	    PERM_TOOLS_LIST, tool_fixture_ask, tool_fixture_waits },
+	{ "test_elicitation_sep1034_defaults", NULL,
+	    "Conformance fixture: elicitation with default values.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture_ask,
+	    tool_fixture_waits },
+	{ "test_elicitation_sep1330_enums", NULL,
+	    "Conformance fixture: elicitation with the five enum forms.",
+	    TOOLS_FIXTURE_SCHEMA, PERM_TOOLS_LIST, tool_fixture_ask,
 	    tool_fixture_waits },
 };
 
@@ -531,6 +552,20 @@ tools_cancelled(const struct tool_call_ctx *ctx)
 	    ctx->stream->cancelled(ctx->stream->arg);
 }
 
+berr
+tools_request(const struct tool_call_ctx *ctx, const char *method,
+    const char *capability, struct json_object *params,
+    struct json_object **result)
+{
+	*result = NULL;
+	if (ctx->stream == NULL || ctx->stream->request == NULL) {
+		json_object_put(params);
+		return ERR_NOT_FOUND;
+	}
+	return ctx->stream->request(
+	    ctx->stream->arg, method, capability, params, result);
+}
+
 /* ---------------------------------------------------------------------
  * Station tools.
  */
@@ -892,6 +927,165 @@ tool_fixture(const struct tool_call_ctx *ctx, struct json_object *args,
 		        NULL));
 	}
 	json_object_object_add(r, "isError", json_object_new_boolean(is_error));
+	*result = r;
+	return OK;
+}
+
+/* The requestedSchema of each elicitation fixture (conformance 0.1.16). */
+static const char tools_ask_user_schema[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"username\":{\"type\":\"string\",\"description\":\"User's response\"},"
+    "\"email\":{\"type\":\"string\",\"description\":\"User's email "
+    "address\"}},\"required\":[\"username\",\"email\"]}";
+static const char tools_ask_defaults_schema[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"name\":{\"type\":\"string\",\"default\":\"John Doe\"},"
+    "\"age\":{\"type\":\"integer\",\"default\":30},"
+    "\"score\":{\"type\":\"number\",\"default\":95.5},"
+    "\"status\":{\"type\":\"string\",\"enum\":[\"active\",\"inactive\","
+    "\"pending\"],\"default\":\"active\"},"
+    "\"verified\":{\"type\":\"boolean\",\"default\":true}}}";
+static const char tools_ask_enums_schema[] =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"untitledSingle\":{\"type\":\"string\",\"enum\":[\"option1\","
+    "\"option2\",\"option3\"]},"
+    "\"titledSingle\":{\"type\":\"string\",\"oneOf\":["
+    "{\"const\":\"value1\",\"title\":\"First Option\"},"
+    "{\"const\":\"value2\",\"title\":\"Second Option\"},"
+    "{\"const\":\"value3\",\"title\":\"Third Option\"}]},"
+    "\"legacyEnum\":{\"type\":\"string\",\"enum\":[\"opt1\",\"opt2\","
+    "\"opt3\"],\"enumNames\":[\"Option One\",\"Option Two\","
+    "\"Option Three\"]},"
+    "\"untitledMulti\":{\"type\":\"array\",\"items\":{\"type\":\"string\","
+    "\"enum\":[\"option1\",\"option2\",\"option3\"]}},"
+    "\"titledMulti\":{\"type\":\"array\",\"items\":{\"anyOf\":["
+    "{\"const\":\"value1\",\"title\":\"First Choice\"},"
+    "{\"const\":\"value2\",\"title\":\"Second Choice\"},"
+    "{\"const\":\"value3\",\"title\":\"Third Choice\"}]}}}}";
+
+/* args.name as a string ("" when absent; the schema made it a string). */
+static const char *
+tools_arg_str(struct json_object *args, const char *name)
+{
+	struct json_object *v;
+
+	if (args == NULL || !json_object_object_get_ex(args, name, &v))
+		return "";
+	return json_object_get_string(v);
+}
+
+/*
+ * The fixtures that make a server-to-client request through
+ * tools_request() and report what the client answered: test_sampling
+ * (sampling/createMessage), test_elicitation and the two SEP fixtures
+ * (elicitation/create). A client without the capability, or a call without
+ * a stream to ask on, gets an isError result saying so.
+ */
+static berr
+tool_fixture_ask(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	const char *name = ctx->tool_name != NULL ? ctx->tool_name : "";
+	bool sampling = strcmp(name, "test_sampling") == 0;
+	struct json_object *params, *answer = NULL, *r, *content, *v, *msg;
+	const char *schema = tools_ask_user_schema, *message = NULL;
+	char text[2048]; /* the client's answer, cut */
+	berr rc;
+
+	if ((params = json_object_new_object()) == NULL)
+		return ERR_NOMEM;
+	if (sampling) {
+		msg = json_object_new_object();
+		content = tools_item(
+		    "text", "text", tools_arg_str(args, "prompt"), NULL, NULL);
+		v = json_object_new_array();
+		if (msg == NULL || content == NULL || v == NULL) {
+			json_object_put(msg);
+			json_object_put(content);
+			json_object_put(v);
+			json_object_put(params);
+			return ERR_NOMEM;
+		}
+		json_object_object_add(
+		    msg, "role", json_object_new_string("user"));
+		json_object_object_add(msg, "content", content);
+		json_object_array_add(v, msg);
+		json_object_object_add(params, "messages", v);
+		json_object_object_add(
+		    params, "maxTokens", json_object_new_int(100));
+	} else {
+		if (strcmp(name, "test_elicitation_sep1034_defaults") == 0) {
+			schema = tools_ask_defaults_schema;
+			message = "Please review and update the form fields "
+			          "with defaults";
+		} else if (strcmp(name, "test_elicitation_sep1330_enums") ==
+		    0) {
+			schema = tools_ask_enums_schema;
+			message = "Please select options from the enum fields";
+		} else {
+			message = tools_arg_str(args, "message");
+		}
+		json_object_object_add(
+		    params, "message", json_object_new_string(message));
+		json_object_object_add(
+		    params, "requestedSchema", json_tokener_parse(schema));
+	}
+	rc = tools_request(ctx,
+	    sampling ? "sampling/createMessage" : "elicitation/create",
+	    sampling ? "sampling" : "elicitation", params, &answer);
+	if (rc == ERR_NOMEM)
+		return rc;
+	if ((r = json_object_new_object()) == NULL ||
+	    (content = json_object_new_array()) == NULL) {
+		json_object_put(r);
+		json_object_put(answer);
+		return ERR_NOMEM;
+	}
+	json_object_object_add(r, "content", content);
+	if (rc != OK) {
+		json_object_array_add(content,
+		    tools_item("text", "text",
+		        rc == ERR_DENIED
+		            ? "The client did not grant the request (no such "
+		              "capability declared, or it answered with an "
+		              "error)."
+		            : rc == ERR_NOT_FOUND
+		            ? "This call has no stream to ask the client on "
+		              "(2025-era session and an Accept naming "
+		              "text/event-stream are needed)."
+		            : "The client did not answer.",
+		        NULL, NULL));
+		json_object_object_add(
+		    r, "isError", json_object_new_boolean(1));
+		*result = r;
+		return OK;
+	}
+	if (sampling) {
+		v = NULL;
+		if (json_object_object_get_ex(answer, "content", &v))
+			json_object_object_get_ex(v, "text", &v);
+		snprintf(text, sizeof(text), "LLM response: %s",
+		    v != NULL && json_object_is_type(v, json_type_string)
+		        ? json_object_get_string(v)
+		        : "");
+	} else {
+		struct json_object *action = NULL, *got = NULL;
+
+		json_object_object_get_ex(answer, "action", &action);
+		json_object_object_get_ex(answer, "content", &got);
+		snprintf(text, sizeof(text), "%s: action=%s, content=%s",
+		    strcmp(name, "test_elicitation") == 0
+		        ? "User response"
+		        : "Elicitation completed",
+		    action != NULL ? json_object_get_string(action) : "",
+		    got != NULL ? json_object_to_json_string_ext(
+		                      got, JSON_C_TO_STRING_PLAIN)
+		                : "{}");
+	}
+	json_object_array_add(
+	    content, tools_item("text", "text", text, NULL, NULL));
+	json_object_put(answer);
+	json_object_object_add(r, "isError", json_object_new_boolean(0));
 	*result = r;
 	return OK;
 }

@@ -42,6 +42,15 @@ struct principal;
  *              notifications/cancelled for this request; also where
  *              keep-alives are written, so a tool that waits must call it
  *              at least every second or so.
+ *   request    a server-to-client request (sampling/createMessage,
+ *              elicitation/create; 2025 era) sent on the stream; waits
+ *              for the client's response, which may reach any responder
+ *              (mcp.h, mcp_store ask/answer). params is taken. OK with
+ *              *result (the response's result object, owned); ERR_DENIED
+ *              when the client did not declare capability or answered
+ *              with an error; ERR_NOT_FOUND when there is no stream to
+ *              ask on; ERR_IO when the client left, cancelled, or did not
+ *              answer in time. May be NULL (as ERR_NOT_FOUND).
  */
 struct tool_stream {
 	void *arg;
@@ -49,6 +58,8 @@ struct tool_stream {
 	    void *arg, double progress, double total, const char *message);
 	void (*log)(void *arg, const char *level, const char *message);
 	bool (*cancelled)(void *arg);
+	berr (*request)(void *arg, const char *method, const char *capability,
+	    struct json_object *params, struct json_object **result);
 };
 
 /* What a tool handler gets. Borrowed. */
@@ -131,6 +142,9 @@ void tools_progress(const struct tool_call_ctx *ctx, double progress,
 void tools_log(
     const struct tool_call_ctx *ctx, const char *level, const char *message);
 bool tools_cancelled(const struct tool_call_ctx *ctx);
+berr tools_request(const struct tool_call_ctx *ctx, const char *method,
+    const char *capability, struct json_object *params,
+    struct json_object **result) __attribute__((warn_unused_result));
 
 /*
  * issue 5: registers n more tools (upstream tools, upstream_tools.h),

@@ -17,17 +17,19 @@
 #define FUZZ_SID "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuz"
 
 static berr
-fz_create(void *arg, const struct principal *p, const char *v, const char *info,
-    const char *caps, struct mcp_session *out)
+fz_create(void *arg, const struct principal *p, const char *env, const char *v,
+    const char *info, const char *caps, struct mcp_session *out)
 {
 	(void)arg;
 	(void)p;
+	(void)env;
 	(void)info;
 	(void)caps;
 	memset(out, 0, sizeof(*out));
 	strcpy(out->id, FUZZ_SID);
 	strncpy(out->protocol_version, v, sizeof(out->protocol_version) - 1);
 	strcpy(out->log_level, "info");
+	strcpy(out->environment, "development");
 	return OK;
 }
 
@@ -39,7 +41,7 @@ fz_load(void *arg, const struct principal *p, const char *id,
 
 	if (strcmp(id, FUZZ_SID) != 0)
 		return ERR_NOT_FOUND;
-	(void)!fz_create(arg, p, "2025-11-25", "{}", "{}", &s);
+	(void)!fz_create(arg, p, "development", "2025-11-25", "{}", "{}", &s);
 	*out = s;
 	return OK;
 }
@@ -125,7 +127,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct config *cfg;
 	static struct db *db;
 	static const struct mcp_store store = { NULL, fz_create, fz_load,
-		fz_level, fz_remove, fz_cancel, fz_cancelled };
+		fz_level, fz_remove, fz_cancel, fz_cancelled, NULL, NULL, NULL,
+		NULL, NULL };
 	static const struct mcp_stream_ops ops = { NULL, fz_acquire, fz_release,
 		fz_open, fz_event, fz_comment };
 	struct mcp_request rq = { 0 };

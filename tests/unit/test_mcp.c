@@ -39,8 +39,9 @@ static int fake_seq;
 static berr fake_fail; /* non-OK: every call fails with it */
 
 static berr
-fake_create(void *arg, const struct principal *p, const char *version,
-    const char *info, const char *caps, struct mcp_session *out)
+fake_create(void *arg, const struct principal *p, const char *env,
+    const char *version, const char *info, const char *caps,
+    struct mcp_session *out)
 {
 	int i;
 
@@ -61,6 +62,8 @@ fake_create(void *arg, const struct principal *p, const char *version,
 	snprintf(fake[i].s.protocol_version, sizeof(fake[i].s.protocol_version),
 	    "%s", version);
 	snprintf(fake[i].s.log_level, sizeof(fake[i].s.log_level), "info");
+	snprintf(fake[i].s.environment, sizeof(fake[i].s.environment), "%s",
+	    env != NULL ? env : "");
 	*out = fake[i].s;
 	return OK;
 }
@@ -137,7 +140,8 @@ fake_cancelled(void *arg, const char *id, const char *key, bool *yes)
 }
 
 static const struct mcp_store fake_store = { NULL, fake_create, fake_load,
-	fake_level, fake_remove, fake_cancel, fake_cancelled };
+	fake_level, fake_remove, fake_cancel, fake_cancelled, NULL, NULL, NULL,
+	NULL, NULL };
 
 /* A streaming transport that records what it was given. */
 static struct {
@@ -653,6 +657,106 @@ test_versions(void)
 	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\","
 	    "\"params\":{" META26 "}}");
 	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32020);
+	ans_free(&a);
+}
+
+/* ---------------------------------------------------------------------
+ * Prompts, resources, environments.
+ */
+
+static void
+test_prompts_resources(void)
+{
+	struct req r = { 0 };
+	struct ans a;
+	char sid[129];
+
+	init_session(&dev, "2025-11-25", sid, sizeof(sid));
+	r.session = sid;
+	r.version = "2025-11-25";
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\","
+	    "\"params\":{\"name\":\"nope\"}}");
+	CU_ASSERT_EQUAL(a.rs.status, 200);
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32602);
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"prompts/get\","
+	    "\"params\":{}}");
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32602);
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"resources/read\","
+	    "\"params\":{\"uri\":\"test://static-text\"}}");
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32002);
+	CU_ASSERT_STRING_EQUAL(
+	    at_str(a.j, "error.data.uri"), "test://static-text");
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/read\","
+	    "\"params\":{\"uri\":7}}");
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32602);
+	ans_free(&a);
+	/* The fake store keeps no subscriptions: neither method nor
+	 * capability. */
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
+	    "\"resources/subscribe\",\"params\":{\"uri\":\"x\"}}");
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32601);
+	ans_free(&a);
+
+	/* The fixtures, test-only. */
+	test_cfg->mcp.conformance_fixtures = true;
+	a = call(
+	    &r, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"prompts/list\"}");
+	CU_ASSERT_EQUAL(json_object_array_length(at(a.j, "result.prompts")), 4);
+	CU_ASSERT_STRING_EQUAL(
+	    at_str(a.j, "result.prompts.1.arguments.0.name"), "arg1");
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"prompts/get\","
+	    "\"params\":{\"name\":\"test_prompt_with_arguments\","
+	    "\"arguments\":{\"arg1\":\"A\",\"arg2\":\"B\"}}}");
+	CU_ASSERT_STRING_EQUAL(at_str(a.j, "result.messages.0.content.text"),
+	    "Prompt with arguments: arg1='A', arg2='B'");
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"prompts/get\","
+	    "\"params\":{\"name\":\"test_prompt_with_arguments\","
+	    "\"arguments\":{\"arg1\":\"A\"}}}");
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32602);
+	CU_ASSERT_PTR_NOT_NULL(strstr(at_str(a.j, "error.message"), "arg2"));
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"resources/read\","
+	    "\"params\":{\"uri\":\"test://static-binary\"}}");
+	CU_ASSERT_STRING_EQUAL(
+	    at_str(a.j, "result.contents.0.mimeType"), "image/png");
+	CU_ASSERT_PTR_NOT_NULL(at(a.j, "result.contents.0.blob"));
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":\"resources/read\","
+	    "\"params\":{\"uri\":\"test://template/123/data\"}}");
+	CU_ASSERT_STRING_EQUAL(at_str(a.j, "result.contents.0.text"),
+	    "{\"id\":\"123\",\"templateTest\":true,"
+	    "\"data\":\"Data for ID: 123\"}");
+	ans_free(&a);
+	a = call(&r,
+	    "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"resources/read\","
+	    "\"params\":{\"uri\":\"test://template//data\"}}");
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32002);
+	ans_free(&a);
+	test_cfg->mcp.conformance_fixtures = false;
+
+	/* A session is bound to its environment: 404 in another. */
+	test_ctx.environment = "production";
+	a = call(&r, "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"ping\"}");
+	CU_ASSERT_EQUAL(a.rs.status, 404);
+	CU_ASSERT_EQUAL(at_int(a.j, "error.code"), -32001);
+	ans_free(&a);
+	test_ctx.environment = "default";
+	a = call(&r, "{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"ping\"}");
+	CU_ASSERT_EQUAL(a.rs.status, 200);
 	ans_free(&a);
 }
 
@@ -1398,6 +1502,7 @@ main(void)
 	CU_add_test(s, "tools_check_args", test_check_args);
 	CU_add_test(s, "accept", test_accept);
 	CU_add_test(s, "streaming", test_streaming);
+	CU_add_test(s, "prompts and resources", test_prompts_resources);
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();
 	fails = CU_get_number_of_failures();
