@@ -955,7 +955,12 @@ aicred_get(struct db *db, const struct config *cfg, const struct crypto_key *k,
 		snprintf(why, whylen,
 		    "stored %s credentials do not open with this master key "
 		    "(%s): log in again with berth auth %s login",
-		    provider, err_str(rc), provider);
+		    provider,
+		    rc == ERR_NOT_FOUND ? "sealed under another key"
+		        : rc == ERR_DENIED
+		        ? "tag mismatch: another key or a tampered row"
+		        : err_str(rc),
+		    provider);
 		log_error("ai credentials: %s: the row does not open (%s)",
 		    provider, err_str(rc));
 		rc = ERR_DENIED;
