@@ -103,7 +103,7 @@ berr cmd_common_audit(struct db *db, const char *action, const char *resource,
 
 /* As cmd_common_audit(), for an action that may have failed. */
 berr cmd_common_audit_result(struct db *db, const char *action,
-    const char *resource, const char *environment,
-    struct json_object *details, bool success);
+    const char *resource, const char *environment, struct json_object *details,
+    bool success);
 
 #endif

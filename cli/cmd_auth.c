@@ -109,8 +109,8 @@ cmd_auth_audit_fail(struct db *db, const char *reason)
 	if (d != NULL)
 		json_object_object_add(
 		    d, "reason", json_object_new_string(reason));
-	if (cmd_common_audit_result(db, "ai_auth.login", CMD_AUTH_RESOURCE,
-	        NULL, d, false) != OK)
+	if (cmd_common_audit_result(
+	        db, "ai_auth.login", CMD_AUTH_RESOURCE, NULL, d, false) != OK)
 		fprintf(stderr, "berth auth: the audit log write failed\n");
 }
 
@@ -141,7 +141,8 @@ cmd_auth_store_tx(struct db *db, void *arg)
 		json_object_object_add(
 		    d, "key_id", json_object_new_string(s->key->id));
 	}
-	return cmd_common_audit(db, "ai_auth.login", CMD_AUTH_RESOURCE, NULL, d);
+	return cmd_common_audit(
+	    db, "ai_auth.login", CMD_AUTH_RESOURCE, NULL, d);
 }
 
 static int
@@ -222,8 +223,7 @@ cmd_auth_login(struct db *db, const struct config *cfg, bool code_stdin)
 	printf("Logged in to Anthropic: tokens stored encrypted under master "
 	       "key %s; %s%s; refresh %s.\n",
 	    key.id, t.expires_at ? "valid until " : "no expiry given",
-	    t.expires_at ? cmd_auth_time(t.expires_at, when, sizeof(when))
-	                 : "",
+	    t.expires_at ? cmd_auth_time(t.expires_at, when, sizeof(when)) : "",
 	    t.refresh[0] ? "possible" : "not possible (no refresh token)");
 	status = 0;
 out:
@@ -326,8 +326,8 @@ cmd_auth_logout(struct db *db)
 		return 0;
 	}
 	if (rc != OK) {
-		fprintf(stderr, "berth auth anthropic logout: %s\n",
-		    err_str(rc));
+		fprintf(
+		    stderr, "berth auth anthropic logout: %s\n", err_str(rc));
 		return 1;
 	}
 	printf("anthropic: logged out; the stored tokens are deleted\n");

@@ -89,9 +89,8 @@ cmd_common_audit(struct db *db, const char *action, const char *resource,
 }
 
 berr
-cmd_common_audit_result(struct db *db, const char *action,
-    const char *resource, const char *environment,
-    struct json_object *details, bool success)
+cmd_common_audit_result(struct db *db, const char *action, const char *resource,
+    const char *environment, struct json_object *details, bool success)
 {
 	struct audit_event ev = { 0 };
 	struct passwd *pw;

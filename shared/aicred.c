@@ -168,9 +168,10 @@ aicred_authorize_url(
     const struct config *cfg, const struct aicred_pkce *p, char **url)
 {
 	const struct strlist *sc = &cfg->ai_oauth.scopes;
-	size_t size = 3 * (strlen(cfg->ai_oauth.authorize_url) +
-	                      strlen(cfg->ai_oauth.client_id) +
-	                      strlen(cfg->ai_oauth.redirect_uri) + 512),
+	size_t size = 3 *
+	    (strlen(cfg->ai_oauth.authorize_url) +
+	        strlen(cfg->ai_oauth.client_id) +
+	        strlen(cfg->ai_oauth.redirect_uri) + 512),
 	       n = 0, i;
 	char *b, *scopes;
 	bool ok;
@@ -306,8 +307,8 @@ aicred_clean(const char *s, char *out, size_t size)
 	size_t i;
 
 	for (i = 0; s[i] != '\0' && i + 1 < size && i < 120; i++)
-		out[i] = ((unsigned char)s[i] < 0x20 ||
-		             (unsigned char)s[i] >= 0x7f)
+		out[i] =
+		    ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
 		    ? '?'
 		    : s[i];
 	out[i] = '\0';
@@ -370,8 +371,7 @@ aicred_parse_answer(long status, struct aicred_buf *b, const char *ctype,
 	rt = aicred_str(o, "refresh_token");
 	tt = aicred_str(o, "token_type");
 	if (at == NULL || !aicred_word_ok(at, strlen(at), AICRED_TOKEN_MAX) ||
-	    (rt != NULL &&
-	        !aicred_word_ok(rt, strlen(rt), AICRED_TOKEN_MAX))) {
+	    (rt != NULL && !aicred_word_ok(rt, strlen(rt), AICRED_TOKEN_MAX))) {
 		snprintf(why, whylen,
 		    "the token endpoint's answer has no usable access_token "
 		    "(missing, too long or odd characters)");
@@ -412,9 +412,8 @@ out:
  * POSTs the JSON body to ai_oauth.token_url and reads a token answer.
  */
 static berr
-aicred_post(const struct config *cfg, const char *body,
-    const char *old_refresh, struct aicred_tokens *out, char *why,
-    size_t whylen)
+aicred_post(const struct config *cfg, const char *body, const char *old_refresh,
+    struct aicred_tokens *out, char *why, size_t whylen)
 {
 	struct aicred_buf b = { 0 };
 	struct curl_slist *h = NULL, *h2;
@@ -486,8 +485,8 @@ aicred_post(const struct config *cfg, const char *body,
 	}
 	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	(void)curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ctype);
-	rc = aicred_parse_answer(status, &b, ctype, old_refresh, out, why,
-	    whylen);
+	rc = aicred_parse_answer(
+	    status, &b, ctype, old_refresh, out, why, whylen);
 out:
 	if (rc != OK)
 		aicred_tokens_wipe(out);
@@ -505,7 +504,8 @@ out:
 static char *
 aicred_body(struct json_object *o)
 {
-	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	const char *s =
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
 	return s ? strdup(s) : NULL;
 }
@@ -559,8 +559,8 @@ aicred_exchange(const struct config *cfg, const char *code,
 	        json_object_new_string(cfg->ai_oauth.client_id)) ||
 	    json_object_object_add(o, "redirect_uri",
 	        json_object_new_string(cfg->ai_oauth.redirect_uri)) ||
-	    json_object_object_add(o, "code_verifier",
-	        json_object_new_string(p->verifier)) ||
+	    json_object_object_add(
+	        o, "code_verifier", json_object_new_string(p->verifier)) ||
 	    (body = aicred_body(o)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		goto out;
@@ -583,8 +583,8 @@ aicred_refresh(const struct config *cfg, const struct aicred_tokens *t,
 
 	memset(out, 0, sizeof(*out));
 	if (o == NULL ||
-	    json_object_object_add(o, "grant_type",
-	        json_object_new_string("refresh_token")) ||
+	    json_object_object_add(
+	        o, "grant_type", json_object_new_string("refresh_token")) ||
 	    json_object_object_add(
 	        o, "refresh_token", json_object_new_string(t->refresh)) ||
 	    json_object_object_add(o, "client_id",
@@ -610,8 +610,7 @@ aicred_prepare(struct db *db)
 	if ((rc = db_prepare(db, "aicred_get", aicred_sql_get, 1)) != OK ||
 	    (rc = db_prepare(db, "aicred_lock", aicred_sql_lock, 1)) != OK ||
 	    (rc = db_prepare(db, "aicred_put", aicred_sql_put, 8)) != OK ||
-	    (rc = db_prepare(db, "aicred_status", aicred_sql_status, 1)) !=
-	        OK)
+	    (rc = db_prepare(db, "aicred_status", aicred_sql_status, 1)) != OK)
 		return rc;
 	return db_prepare(db, "aicred_delete", aicred_sql_delete, 1);
 }
@@ -740,8 +739,8 @@ aicred_store(struct db *db, const struct crypto_key *k, const char *provider,
  * ERR_DB for a malformed row, crypto_open()'s errors otherwise.
  */
 static berr
-aicred_open_row(PGresult *res, const struct crypto_key *k,
-    const char *provider, struct aicred_tokens *out)
+aicred_open_row(PGresult *res, const struct crypto_key *k, const char *provider,
+    struct aicred_tokens *out)
 {
 	struct json_object *o = NULL, *v;
 	unsigned char ad[CRYPTO_AD_MAX], *ct = NULL, *iv = NULL, *pt = NULL;
@@ -752,10 +751,10 @@ aicred_open_row(PGresult *res, const struct crypto_key *k,
 	memset(out, 0, sizeof(*out));
 	if (PQfnumber(res, "ct") < 0 || PQfnumber(res, "iv") < 0 ||
 	    PQfnumber(res, "key_id") < 0 ||
-	    (ct = aicred_unhex(PQgetvalue(res, 0, PQfnumber(res, "ct")),
-	         &ctlen)) == NULL ||
-	    (iv = aicred_unhex(PQgetvalue(res, 0, PQfnumber(res, "iv")),
-	         &ivlen)) == NULL ||
+	    (ct = aicred_unhex(
+	         PQgetvalue(res, 0, PQfnumber(res, "ct")), &ctlen)) == NULL ||
+	    (iv = aicred_unhex(
+	         PQgetvalue(res, 0, PQfnumber(res, "iv")), &ivlen)) == NULL ||
 	    ivlen != CRYPTO_IV_LEN)
 		goto out;
 	if ((adlen = aicred_ad(provider, ad, sizeof(ad))) == 0) {
@@ -792,8 +791,8 @@ out:
 
 /* Runs the statement name for provider; ERR_NOT_FOUND without a row. */
 static berr
-aicred_row(struct db *db, const char *name, const char *provider,
-    PGresult **res)
+aicred_row(
+    struct db *db, const char *name, const char *provider, PGresult **res)
 {
 	const char *v[1] = { provider };
 	berr rc;
@@ -834,11 +833,10 @@ aicred_status(struct db *db, const char *provider, struct aicred_info *out)
 	memset(out, 0, sizeof(*out));
 	if ((rc = aicred_row(db, "aicred_status", provider, &res)) != OK)
 		return rc;
-	out->expires_at = strtoll(PQgetvalue(res, 0, PQfnumber(res, "exp")),
-	    NULL, 10);
+	out->expires_at =
+	    strtoll(PQgetvalue(res, 0, PQfnumber(res, "exp")), NULL, 10);
 	out->refreshable =
-	    strcmp(PQgetvalue(res, 0, PQfnumber(res, "refreshable")), "t") ==
-	    0;
+	    strcmp(PQgetvalue(res, 0, PQfnumber(res, "refreshable")), "t") == 0;
 	snprintf(out->key_id, sizeof(out->key_id), "%s",
 	    PQgetvalue(res, 0, PQfnumber(res, "key_id")));
 	snprintf(out->scopes, sizeof(out->scopes), "%s",
@@ -938,8 +936,7 @@ aicred_get(struct db *db, const struct config *cfg, const struct crypto_key *k,
 	if ((rc = aicred_row(db, "aicred_get", provider, &res)) != OK) {
 		if (rc != ERR_NOT_FOUND)
 			snprintf(why, whylen,
-			    "stored %s credentials: database error",
-			    provider);
+			    "stored %s credentials: database error", provider);
 		return rc;
 	}
 	if (k == NULL) {
@@ -1002,9 +999,8 @@ aicred_get(struct db *db, const struct config *cfg, const struct crypto_key *k,
 		snprintf(why, whylen, "stored %s credentials were removed",
 		    provider);
 	} else if (rc != OK && rc != ERR_DB && rc != ERR_DB_DOWN) {
-		snprintf(why, whylen,
-		    "stored %s credentials do not open (%s)", provider,
-		    err_str(rc));
+		snprintf(why, whylen, "stored %s credentials do not open (%s)",
+		    provider, err_str(rc));
 	} else if (rc != OK) {
 		snprintf(why, whylen,
 		    "stored %s credentials: database error while refreshing",

@@ -81,9 +81,8 @@ void aicred_pkce_challenge(const char *verifier, char *out);
  * code_challenge, code_challenge_method=S256 and state. *url is malloc'ed
  * (caller frees). ERR_NOMEM.
  */
-berr aicred_authorize_url(const struct config *cfg,
-    const struct aicred_pkce *p, char **url)
-    __attribute__((warn_unused_result));
+berr aicred_authorize_url(const struct config *cfg, const struct aicred_pkce *p,
+    char **url) __attribute__((warn_unused_result));
 
 /*
  * Splits what the user pasted ("CODE#STATE", blanks around ignored) and
@@ -147,8 +146,7 @@ berr aicred_delete(struct db *db, const char *provider)
  * ERR_DB / ERR_DB_DOWN. *out wiped on error.
  */
 berr aicred_get(struct db *db, const struct config *cfg,
-    const struct crypto_key *k, const char *provider,
-    struct aicred_tokens *out, char *why, size_t whylen)
-    __attribute__((warn_unused_result));
+    const struct crypto_key *k, const char *provider, struct aicred_tokens *out,
+    char *why, size_t whylen) __attribute__((warn_unused_result));
 
 #endif

@@ -518,8 +518,8 @@ runner_claude_token(char *buf, size_t size)
  * another credential behind the operator's back would hide the fault).
  */
 static int
-runner_stored_token(struct runner_run *r, char *key, size_t keysize,
-    char *why, size_t whylen)
+runner_stored_token(
+    struct runner_run *r, char *key, size_t keysize, char *why, size_t whylen)
 {
 	struct crypto_key mk, old;
 	struct aicred_tokens t;
@@ -533,12 +533,12 @@ runner_stored_token(struct runner_run *r, char *key, size_t keysize,
 	memset(&old, 0, sizeof(old));
 	if (crypto_key_load(r->cfg, &mk, buf, sizeof(buf), &kwhy) == OK) {
 		have = true;
-		if (crypto_key_load_old(r->cfg, &old, buf, sizeof(buf),
-		        &kwhy) == OK)
+		if (crypto_key_load_old(
+		        r->cfg, &old, buf, sizeof(buf), &kwhy) == OK)
 			mk.previous = &old;
 	}
-	rc = aicred_get(r->db, r->cfg, have ? &mk : NULL, "anthropic", &t, why,
-	    whylen);
+	rc = aicred_get(
+	    r->db, r->cfg, have ? &mk : NULL, "anthropic", &t, why, whylen);
 	if (rc == ERR_NOT_FOUND) {
 		out = 0;
 	} else if (rc == OK && strlen(t.access) < keysize) {
@@ -586,8 +586,8 @@ runner_provider(struct runner_run *r, struct ai_provider *p, char *key,
 	keys_only = force != NULL && strcmp(force, "api_key") == 0;
 	if (p->kind == AI_ANTHROPIC) {
 		if (!keys_only) {
-			switch (runner_stored_token(
-			    r, key, keysize, why, whylen)) {
+			switch (
+			    runner_stored_token(r, key, keysize, why, whylen)) {
 			case 1: p->auth = AI_AUTH_OAUTH; return true;
 			case 0: break;
 			default: return false;
