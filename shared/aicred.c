@@ -51,8 +51,9 @@ static const char aicred_sql_put[] =
     "ON CONFLICT (provider) DO UPDATE SET ciphertext = EXCLUDED.ciphertext, "
     "iv = EXCLUDED.iv, key_id = EXCLUDED.key_id, expires_at = "
     "EXCLUDED.expires_at, refreshable = EXCLUDED.refreshable, scopes = "
-    "EXCLUDED.scopes, updated_at = now(), refreshed_at = CASE WHEN $8 "
-    "THEN now() ELSE NULL END";
+    "EXCLUDED.scopes, updated_at = now(), refreshed_at = CASE $8 WHEN "
+    "'refresh' THEN now() WHEN 'keep' THEN ai_credentials.refreshed_at "
+    "END";
 static const char aicred_sql_status[] =
     "SELECT coalesce(extract(epoch FROM expires_at)::bigint, 0) AS exp, "
     "refreshable, key_id, scopes, to_char(updated_at AT TIME ZONE 'UTC', "
@@ -669,10 +670,11 @@ aicred_unhex(const char *s, size_t *n)
 	return p;
 }
 
-/* Seals t and writes provider's row; refreshed marks a refresh. */
+/* Seals t and writes provider's row; why is "login", "refresh" (sets
+ * refreshed_at) or "keep" (a re-seal keeps it). */
 static berr
 aicred_put(struct db *db, const struct crypto_key *k, const char *provider,
-    const struct aicred_tokens *t, bool refreshed)
+    const struct aicred_tokens *t, const char *why)
 {
 	struct json_object *o = json_object_new_object();
 	unsigned char ad[CRYPTO_AD_MAX], iv[CRYPTO_IV_LEN], *ct = NULL;
@@ -714,7 +716,7 @@ aicred_put(struct db *db, const struct crypto_key *k, const char *provider,
 	v[4] = exp;
 	v[5] = t->refresh[0] ? "true" : "false";
 	v[6] = t->scopes;
-	v[7] = refreshed ? "true" : "false";
+	v[7] = why;
 	if ((rc = aicred_prepare(db)) != OK)
 		goto out;
 	rc = db_exec(db, "aicred_put", 8, v, NULL);
@@ -731,7 +733,7 @@ berr
 aicred_store(struct db *db, const struct crypto_key *k, const char *provider,
     const struct aicred_tokens *t)
 {
-	return aicred_put(db, k, provider, t, false);
+	return aicred_put(db, k, provider, t, "login");
 }
 
 /*
@@ -913,7 +915,7 @@ aicred_refresh_tx(struct db *db, void *arg)
 		}
 		goto out;
 	}
-	if ((rc = aicred_put(db, x->k, x->provider, &fresh, true)) != OK)
+	if ((rc = aicred_put(db, x->k, x->provider, &fresh, "refresh")) != OK)
 		goto out;
 	*x->out = fresh;
 	x->refreshed = true;
@@ -1011,4 +1013,49 @@ out:
 		aicred_tokens_wipe(out);
 	PQclear(res);
 	return rc;
+}
+
+/* The re-seal transaction of aicred_reseal(). */
+struct aicred_reseal_tx {
+	const struct crypto_key *k;
+	const char *provider;
+	bool *resealed;
+};
+
+static berr
+aicred_reseal_fn(struct db *db, void *arg)
+{
+	struct aicred_reseal_tx *x = arg;
+	struct aicred_tokens t;
+	PGresult *res = NULL;
+	berr rc;
+
+	memset(&t, 0, sizeof(t));
+	*x->resealed = false;
+	if ((rc = aicred_row(db, "aicred_lock", x->provider, &res)) != OK)
+		goto out;
+	if (strcmp(PQgetvalue(res, 0, PQfnumber(res, "key_id")), x->k->id) == 0)
+		goto out;
+	if ((rc = aicred_open_row(res, x->k, x->provider, &t)) != OK ||
+	    (rc = aicred_put(db, x->k, x->provider, &t, "keep")) != OK)
+		goto out;
+	*x->resealed = true;
+out:
+	aicred_tokens_wipe(&t);
+	PQclear(res);
+	return rc;
+}
+
+berr
+aicred_reseal(struct db *db, const struct crypto_key *k, const char *provider,
+    bool *resealed)
+{
+	struct aicred_reseal_tx x = { k, provider, resealed };
+	berr rc;
+
+	*resealed = false;
+	if ((rc = aicred_prepare(db)) != OK)
+		return rc;
+	rc = db_tx(db, aicred_reseal_fn, &x);
+	return rc == ERR_NOT_FOUND ? OK : rc;
 }

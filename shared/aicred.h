@@ -130,6 +130,16 @@ berr aicred_open(struct db *db, const struct crypto_key *k,
     const char *provider, struct aicred_tokens *out)
     __attribute__((warn_unused_result));
 
+/*
+ * For `berth keys rotate`: re-seals provider's row under k when another
+ * key (k->previous) sealed it, under the row lock. OK (also when there is
+ * no row or it is already under k; *resealed says whether it was
+ * re-sealed), crypto_open()'s errors when it does not open, ERR_DB,
+ * ERR_DB_DOWN.
+ */
+berr aicred_reseal(struct db *db, const struct crypto_key *k,
+    const char *provider, bool *resealed) __attribute__((warn_unused_result));
+
 /* Deletes provider's row. ERR_NOT_FOUND when there was none. */
 berr aicred_delete(struct db *db, const char *provider)
     __attribute__((warn_unused_result));
