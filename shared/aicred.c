@@ -305,14 +305,16 @@ aicred_write(char *ptr, size_t size, size_t nmemb, void *arg)
 static void
 aicred_clean(const char *s, char *out, size_t size)
 {
-	size_t i;
+	size_t n = strnlen(s, 120), i;
 
-	for (i = 0; s[i] != '\0' && i + 1 < size && i < 120; i++)
-		out[i] =
-		    ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
-		    ? '?'
-		    : s[i];
-	out[i] = '\0';
+	if (n + 1 > size)
+		n = size - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+	}
+	out[n] = '\0';
 }
 
 /* The string at key of o, or NULL. */
@@ -647,24 +649,37 @@ aicred_hex(const unsigned char *p, size_t n)
 	return s;
 }
 
+/* The value of one hex digit, or -1. */
+static int
+aicred_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* Decodes hex into a malloc'ed buffer (*n bytes); NULL when bad. */
 static unsigned char *
 aicred_unhex(const char *s, size_t *n)
 {
 	size_t len = strlen(s), i;
 	unsigned char *p;
-	unsigned int v;
+	int hi, lo;
 
 	if (len % 2 != 0 || (p = malloc(len / 2 + 1)) == NULL)
 		return NULL;
 	for (i = 0; i < len / 2; i++) {
-		if (!isxdigit((unsigned char)s[2 * i]) ||
-		    !isxdigit((unsigned char)s[2 * i + 1]) ||
-		    sscanf(s + 2 * i, "%2x", &v) != 1) {
+		hi = aicred_hexval(s[2 * i]);
+		lo = aicred_hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0) {
 			free(p);
 			return NULL;
 		}
-		p[i] = (unsigned char)v;
+		p[i] = (unsigned char)(hi << 4 | lo);
 	}
 	*n = len / 2;
 	return p;
