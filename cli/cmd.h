@@ -9,6 +9,7 @@
 #ifndef BERTH_CLI_CMD_H
 #define BERTH_CLI_CMD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* berth config check [FILE] | berth config show */
@@ -45,6 +46,10 @@ int cmd_logout(int argc, char **argv, const char *config_path);
 
 /* berth status: cloud sessions and local configuration */
 int cmd_status(int argc, char **argv, const char *config_path);
+
+/* berth auth anthropic login|status|logout: the runner's Anthropic OAuth
+ * tokens, stored encrypted in the database (cmd_auth.c, aicred.h) */
+int cmd_auth(int argc, char **argv, const char *config_path);
 
 /* berth keys rotate: re-encrypt stored upstream keys under the new key */
 int cmd_keys(int argc, char **argv, const char *config_path);
@@ -95,5 +100,10 @@ const char *cmd_common_clean(const char *s, char *buf, size_t size);
 
 berr cmd_common_audit(struct db *db, const char *action, const char *resource,
     const char *environment, struct json_object *details);
+
+/* As cmd_common_audit(), for an action that may have failed. */
+berr cmd_common_audit_result(struct db *db, const char *action,
+    const char *resource, const char *environment, struct json_object *details,
+    bool success);
 
 #endif

@@ -84,6 +84,14 @@ berr
 cmd_common_audit(struct db *db, const char *action, const char *resource,
     const char *environment, struct json_object *details)
 {
+	return cmd_common_audit_result(
+	    db, action, resource, environment, details, true);
+}
+
+berr
+cmd_common_audit_result(struct db *db, const char *action, const char *resource,
+    const char *environment, struct json_object *details, bool success)
+{
 	struct audit_event ev = { 0 };
 	struct passwd *pw;
 	char actor[128];
@@ -101,7 +109,7 @@ cmd_common_audit(struct db *db, const char *action, const char *resource,
 	ev.action = action;
 	ev.resource = resource;
 	ev.environment = environment;
-	ev.success = true;
+	ev.success = success;
 	ev.details = details;
 	rc = audit_append(db, &ev);
 	json_object_put(details);

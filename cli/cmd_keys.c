@@ -1,6 +1,7 @@
 /*
  * cmd_keys.c - berth keys rotate: re-encrypts every stored upstream key
- * under the current master key, without downtime.
+ * (and the runner's stored AI provider tokens) under the current master
+ * key, without downtime.
  *
  * The procedure (docs/SECURITY.md): start the responders with the new key
  * as $BERTH_ENCRYPTION_KEY and the old one as $BERTH_ENCRYPTION_KEY_OLD
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "aicred.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -30,6 +32,7 @@ cmd_keys(int argc, char **argv, const char *config_path)
 	char buf[512];
 	const char *why;
 	int status = 1;
+	bool ai = false;
 	berr rc;
 
 	memset(&cur, 0, sizeof(cur));
@@ -66,6 +69,14 @@ cmd_keys(int argc, char **argv, const char *config_path)
 			goto out;
 		}
 	} while (seen > 0);
+	/* The runner's stored AI provider tokens (aicred.h). */
+	if ((rc = aicred_reseal(db, &cur, "anthropic", &ai)) != OK) {
+		fprintf(stderr,
+		    "berth keys rotate: the stored anthropic tokens: %s "
+		    "(log in again with berth auth anthropic login)\n",
+		    err_str(rc));
+		failed++;
+	}
 	if ((d = json_object_new_object()) != NULL) {
 		json_object_object_add(
 		    d, "old_key_id", json_object_new_string(old.id));
@@ -75,6 +86,8 @@ cmd_keys(int argc, char **argv, const char *config_path)
 		    d, "reencrypted", json_object_new_int64(done));
 		json_object_object_add(
 		    d, "unreadable", json_object_new_int64(failed));
+		json_object_object_add(
+		    d, "ai_credentials", json_object_new_boolean(ai));
 	}
 	if ((rc = cmd_common_audit(db, "keys.rotate", "encryption", NULL, d)) !=
 	    OK)
@@ -82,6 +95,8 @@ cmd_keys(int argc, char **argv, const char *config_path)
 		    err_str(rc));
 	printf("re-encrypted %lld upstream key(s) from key %s to key %s", done,
 	    old.id, cur.id);
+	if (ai)
+		printf("; and the stored anthropic tokens");
 	if (failed > 0)
 		printf("; %lld could not be opened and were left (see the log)",
 		    failed);

@@ -52,6 +52,12 @@ main_usage(FILE *out)
 	    "configuration\n"
 	    "  proxy [SERVER]        stdio MCP server forwarding to "
 	    "SERVER's /mcp\n"
+	    "  auth anthropic login [--code-stdin]\n"
+	    "                        OAuth login (PKCE) for the runner's "
+	    "Anthropic calls;\n"
+	    "                        tokens stored encrypted in the "
+	    "database\n"
+	    "  auth anthropic status | auth anthropic logout\n"
 	    "  keys rotate           re-encrypt stored upstream keys from\n"
 	    "                        $BERTH_ENCRYPTION_KEY_OLD to "
 	    "$BERTH_ENCRYPTION_KEY\n"
@@ -113,9 +119,11 @@ main(int argc, char **argv)
 	if (strcmp(argv[i], "keys") == 0)
 		return cmd_keys(argc - i, argv + i, config_path);
 	if (strcmp(argv[i], "login") == 0 || strcmp(argv[i], "logout") == 0 ||
-	    strcmp(argv[i], "status") == 0 || strcmp(argv[i], "proxy") == 0) {
+	    strcmp(argv[i], "status") == 0 || strcmp(argv[i], "proxy") == 0 ||
+	    strcmp(argv[i], "auth") == 0) {
 		int (*fn)(int, char **, const char *) =
-		    strcmp(argv[i], "login") == 0    ? cmd_login
+		    strcmp(argv[i], "auth") == 0     ? cmd_auth
+		    : strcmp(argv[i], "login") == 0  ? cmd_login
 		    : strcmp(argv[i], "logout") == 0 ? cmd_logout
 		    : strcmp(argv[i], "status") == 0 ? cmd_status
 		                                     : cmd_proxy;

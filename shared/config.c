@@ -535,6 +535,12 @@ check_url(void *field, char *msg, size_t msglen)
 	return check_url_flags(field, msg, msglen, 0);
 }
 
+static berr
+check_url_required(void *field, char *msg, size_t msglen)
+{
+	return check_url_flags(field, msg, msglen, URL_REQUIRED);
+}
+
 /* libpq's parser decides; its message may quote the password, so drop it. */
 static berr
 check_conninfo(void *field, char *msg, size_t msglen)
@@ -845,6 +851,26 @@ static const struct ckey config_keys[] = {
 	K_INT("retention.runs_days", retention.runs_days, "90", 1, 36500, NULL,
 	    CF_RELOAD),
 	K_INT("runner.workers", runner.workers, "2", 0, 64, NULL, 0),
+	/* `berth auth anthropic login` and the runner's refresh (aicred.h). */
+	K_STR("ai_oauth.authorize_url", ai_oauth.authorize_url,
+	    "https://claude.ai/oauth/authorize", NULL, CF_RELOAD,
+	    check_url_required),
+	K_STR("ai_oauth.token_url", ai_oauth.token_url,
+	    "https://console.anthropic.com/v1/oauth/token", NULL, CF_RELOAD,
+	    check_url_required),
+	K_STR("ai_oauth.client_id", ai_oauth.client_id,
+	    "9d1c250a-e61b-44d9-88ed-5944d1962f5e", NULL, CF_RELOAD,
+	    check_nonempty),
+	K_STR("ai_oauth.redirect_uri", ai_oauth.redirect_uri,
+	    "https://console.anthropic.com/oauth/code/callback", NULL,
+	    CF_RELOAD, check_url_required),
+	K_LIST("ai_oauth.scopes", ai_oauth.scopes,
+	    "org:create_api_key,user:profile,user:inference", CF_RELOAD,
+	    check_tokens),
+	K_INT("ai_oauth.timeout", ai_oauth.timeout, "30", 1, 300, NULL,
+	    CF_RELOAD),
+	K_INT("ai_oauth.refresh_margin", ai_oauth.refresh_margin, "300", 0,
+	    86400, NULL, CF_RELOAD),
 	K_STR("upstream.name", upstream.name, "upstream", NULL, CF_RELOAD,
 	    check_nonempty),
 	K_STR("upstream.base_url", upstream.base_url, "", NULL, CF_RELOAD,

@@ -118,6 +118,17 @@ struct config {
 	struct {
 		int workers; /* berthd's run worker processes; 0 = none */
 	} runner;
+	/* `berth auth anthropic login` (aicred.h): Claude's public values by
+	 * default. */
+	struct {
+		char *authorize_url;
+		char *token_url; /* https, or http to a loopback address */
+		char *client_id;
+		char *redirect_uri;
+		struct strlist scopes;
+		int timeout;        /* seconds per token request */
+		int refresh_margin; /* refresh when this many seconds are left */
+	} ai_oauth;
 	struct {
 		char *name; /* bound into the encryption of stored keys */
 		char *base_url;

@@ -38,6 +38,8 @@
 #define LIMIT_UPSTREAM_RESPONSE_BYTES (1024 * 1024)
 /* Longest upstream API key accepted from an upstream's login answer. */
 #define LIMIT_UPSTREAM_KEY_BYTES 1024
+/* An answer of an OAuth token endpoint (aicred.h); a real one is < 2 KiB. */
+#define LIMIT_AI_OAUTH_RESPONSE_BYTES (64 * 1024)
 /* Largest JSON body of POST /auth/login. */
 #define LIMIT_LOGIN_BODY_BYTES (8 * 1024)
 /* Largest config.yaml read. */

@@ -20,7 +20,9 @@
 #include <openssl/crypto.h>
 
 #include "ai.h"
+#include "aicred.h"
 #include "config.h"
+#include "crypto.h"
 #include "dotprompt.h"
 #include "log.h"
 #include "outbox.h"
@@ -522,15 +524,62 @@ runner_claude_token(char *buf, size_t size)
 }
 
 /*
- * The provider from the config and the key from the environment, in
- * Station's order: STN_AI_AUTH_TYPE=api_key forces a key; for Anthropic,
- * Claude Code's OAuth token comes before ANTHROPIC_API_KEY.
+ * The tokens of `berth auth anthropic login` from the database, refreshed
+ * when close to expiry (aicred_get()). 1 when key holds a token, 0 when
+ * none is stored (the caller tries the next source), -1 with why set when
+ * some are stored but cannot be used (the run fails: falling back to
+ * another credential behind the operator's back would hide the fault).
+ */
+static int
+runner_stored_token(
+    struct runner_run *r, char *key, size_t keysize, char *why, size_t whylen)
+{
+	struct crypto_key mk, old;
+	struct aicred_tokens t;
+	char buf[256];
+	const char *kwhy;
+	bool have = false;
+	int out = -1;
+	berr rc;
+
+	memset(&mk, 0, sizeof(mk));
+	memset(&old, 0, sizeof(old));
+	if (crypto_key_load(r->cfg, &mk, buf, sizeof(buf), &kwhy) == OK) {
+		have = true;
+		if (crypto_key_load_old(
+		        r->cfg, &old, buf, sizeof(buf), &kwhy) == OK)
+			mk.previous = &old;
+	}
+	rc = aicred_get(
+	    r->db, r->cfg, have ? &mk : NULL, "anthropic", &t, why, whylen);
+	if (rc == ERR_NOT_FOUND) {
+		out = 0;
+	} else if (rc == OK && strlen(t.access) < keysize) {
+		snprintf(key, keysize, "%s", t.access);
+		out = 1;
+	} else if (rc == OK) {
+		snprintf(why, whylen, "the stored anthropic token is too long");
+	}
+	aicred_tokens_wipe(&t);
+	crypto_key_wipe(&mk);
+	crypto_key_wipe(&old);
+	return out;
+}
+
+/*
+ * The provider from the config and its credential, in Station's order:
+ * STN_AI_AUTH_TYPE=api_key forces the API key; otherwise, for Anthropic,
+ * the tokens of `berth auth anthropic login` (database), then Claude
+ * Code's ~/.claude/.credentials.json, then ANTHROPIC_API_KEY; OpenAI and
+ * Gemini take OPENAI_API_KEY / GEMINI_API_KEY.
  */
 static bool
-runner_provider(const struct config *cfg, struct ai_provider *p, char *key,
+runner_provider(struct runner_run *r, struct ai_provider *p, char *key,
     size_t keysize, char *why, size_t whylen)
 {
+	const struct config *cfg = r->cfg;
 	const char *name = cfg->ai_provider, *env = NULL, *force;
+	bool keys_only;
 
 	memset(p, 0, sizeof(*p));
 	if (!ai_kind_from_name(name, &p->kind)) {
@@ -547,11 +596,19 @@ runner_provider(const struct config *cfg, struct ai_provider *p, char *key,
 	p->max_retries = cfg->ai_max_retries;
 	p->api_key = key;
 	force = getenv("STN_AI_AUTH_TYPE");
+	keys_only = force != NULL && strcmp(force, "api_key") == 0;
 	if (p->kind == AI_ANTHROPIC) {
-		if ((force == NULL || strcmp(force, "api_key") != 0) &&
-		    runner_claude_token(key, keysize)) {
-			p->auth = AI_AUTH_OAUTH;
-			return true;
+		if (!keys_only) {
+			switch (
+			    runner_stored_token(r, key, keysize, why, whylen)) {
+			case 1: p->auth = AI_AUTH_OAUTH; return true;
+			case 0: break;
+			default: return false;
+			}
+			if (runner_claude_token(key, keysize)) {
+				p->auth = AI_AUTH_OAUTH;
+				return true;
+			}
 		}
 		env = getenv("ANTHROPIC_API_KEY");
 	} else if (p->kind == AI_GEMINI) {
@@ -686,7 +743,7 @@ runner_loop(struct runner_run *r, PGresult *agent)
 		goto out;
 	}
 	if (!runner_provider(
-	        r->cfg, &prov, key, sizeof(key), r->error, sizeof(r->error))) {
+	        r, &prov, key, sizeof(key), r->error, sizeof(r->error))) {
 		snprintf(r->status, sizeof(r->status), "failed");
 		goto out;
 	}

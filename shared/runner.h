@@ -20,6 +20,12 @@
  * written in one transaction together with its Lighthouse outbox row when
  * cloudship is enabled, so no report is ever lost.
  *
+ * The provider's credential is chosen per run in Station's order
+ * (runner.c runner_provider(), docs/SECURITY.md): STN_AI_AUTH_TYPE=api_key
+ * forces the API key; for Anthropic the stored tokens of `berth auth
+ * anthropic login` (aicred.h, refreshed first when near expiry), then
+ * Claude Code's ~/.claude/.credentials.json, then ANTHROPIC_API_KEY.
+ *
  * Owns nothing between calls; the caller owns db and cfg.
  */
 #ifndef BERTH_RUNNER_H

@@ -20,9 +20,13 @@ be reached from here. The model name picks the behaviour:
   bad-shape        200 with a JSON object lacking the answer fields
   unknown-model    404 with the provider's error JSON
 
-Requests with a key other than --key get 401. Every request is appended
-(method, path, headers that matter, body) to --log as one JSON line.
-Usage: ai_mock.py --port-file FILE --log FILE --key KEY
+Requests with a key other than --key get 401 (--key may be given several
+times; the log's key_index says which one a request carried, -1 for none).
+An Anthropic request with a Bearer token (OAuth) must carry the
+anthropic-beta header oauth-2025-04-20, as Anthropic's API wants; 401
+otherwise. Every request is appended (method, path, headers that matter,
+body) to --log as one JSON line.
+Usage: ai_mock.py --port-file FILE --log FILE --key KEY [--key KEY2 ...]
 """
 import argparse
 import json
@@ -71,13 +75,18 @@ class Handler(BaseHTTPRequestHandler):
                 "path": self.path, "body": body,
                 "auth_kind": ("x-goog-api-key" if self.headers.get("x-goog-api-key")
                               else "x-api-key" if self.headers.get("x-api-key") else "bearer"),
-                "key_ok": key == ARGS.key,
+                "key_ok": key in ARGS.key,
+                "key_index": ARGS.key.index(key) if key in ARGS.key else -1,
                 "anthropic_version": self.headers.get("anthropic-version"),
                 "anthropic_beta": self.headers.get("anthropic-beta"),
             }) + "\n")
         if self.path not in ("/v1/chat/completions", "/v1/messages") and not gemini:
             return self.send(404, {"error": {"message": "no such path"}})
-        if key != ARGS.key:
+        oauth_beta = "oauth-2025-04-20" in (self.headers.get("anthropic-beta") or "")
+        if anthropic and not self.headers.get("x-api-key") and not oauth_beta:
+            return self.send(401, {"error": {"type": "authentication_error",
+                                             "message": "OAuth authentication is currently not supported."}})
+        if key not in ARGS.key:
             return self.send(401, {"error": {"type": "authentication_error",
                                              "message": "invalid x-api-key"}})
         if not isinstance(body, dict):
@@ -192,7 +201,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--log", required=True)
-    ap.add_argument("--key", required=True)
+    ap.add_argument("--key", required=True, action="append")
     ARGS = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
     with open(ARGS.port_file + ".tmp", "w") as f:
