@@ -81,8 +81,8 @@ agent_tools_list(const struct tool_call_ctx *ctx, struct json_object **tools)
 	berr rc;
 
 	*tools = NULL;
-	if ((rc = db_prepare(ctx->db, "agent_tools_list", agent_tools_sql_list,
-	         2)) != OK ||
+	if ((rc = db_prepare(
+	         ctx->db, "agent_tools_list", agent_tools_sql_list, 2)) != OK ||
 	    (rc = db_exec(ctx->db, "agent_tools_list", 2, v, &res)) != OK)
 		goto out;
 	if (PQntuples(res) != 1 ||
@@ -176,8 +176,8 @@ agent_tools_str(struct json_object *payload, const char *key)
 
 /* One run_events row in words, into msg. */
 static void
-agent_tools_event_text(const char *kind, struct json_object *payload,
-    char *msg, size_t size)
+agent_tools_event_text(
+    const char *kind, struct json_object *payload, char *msg, size_t size)
 {
 	int64_t step = agent_tools_int(payload, "step");
 
@@ -240,8 +240,9 @@ agent_tools_events(const struct tool_call_ctx *ctx, struct agent_tools_wait *w)
 			break;
 		}
 		w->next_seq = s + 1;
-		agent_tools_event_text(PQgetvalue(res, i, PQfnumber(res, "kind")),
-		    payload, msg, sizeof(msg));
+		agent_tools_event_text(
+		    PQgetvalue(res, i, PQfnumber(res, "kind")), payload, msg,
+		    sizeof(msg));
 		json_object_put(payload);
 		agent_tools_say(ctx, w, msg);
 	}
@@ -326,8 +327,8 @@ agent_tools_answer(const struct tool_call_ctx *ctx, long long run_id,
 	} else if (strcmp(status, "succeeded") == 0) {
 		/* The final response as it is (any length the row holds). */
 		t = agent_tools_str(run, "final_response");
-		*result =
-		    tools_result(*t ? t : "(the agent gave no text)", st, false);
+		*result = tools_result(
+		    *t ? t : "(the agent gave no text)", st, false);
 	} else {
 		t = agent_tools_str(run, "error");
 		snprintf(msg, sizeof(msg), "Run %lld of agent %s %s: %.400s",
@@ -402,8 +403,8 @@ agent_tools_call(const struct tool_call_ctx *ctx, struct json_object *args,
 	if (end == TOOLS_WAIT_CANCELLED) {
 		/* The client left or cancelled: so does the run. */
 		if ((rc = runner_cancel(ctx->db, ctx->cfg, id, status)) != OK) {
-			log_warn("mcp: run %lld not cancelled: %s", id,
-			    err_str(rc));
+			log_warn(
+			    "mcp: run %lld not cancelled: %s", id, err_str(rc));
 			goto out;
 		}
 		log_info("mcp: run %lld cancelled by its client (%s)", id,

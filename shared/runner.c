@@ -132,8 +132,8 @@ runner_prepare(struct db *db)
 	        OK ||
 	    (rc = db_prepare(db, "runner_cancel", runner_sql_cancel, 1)) !=
 	        OK ||
-	    (rc = db_prepare(db, "runner_cancel_event",
-	         runner_sql_cancel_event, 1)) != OK)
+	    (rc = db_prepare(
+	         db, "runner_cancel_event", runner_sql_cancel_event, 1)) != OK)
 		return rc;
 	return db_prepare(db, "runner_stale", runner_sql_stale, 1);
 }
@@ -207,8 +207,8 @@ runner_cancel_tx(struct db *db, void *arg)
 	if ((rc = db_exec(db, "runner_cancel", 1, v, &res)) != OK)
 		return rc;
 	if (PQntuples(res) == 1)
-		snprintf(c->status, sizeof(c->status), "%s",
-		    PQgetvalue(res, 0, 0));
+		snprintf(
+		    c->status, sizeof(c->status), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if (strcmp(c->status, "cancelled") != 0)
 		return OK;
@@ -220,8 +220,8 @@ runner_cancel_tx(struct db *db, void *arg)
 }
 
 berr
-runner_cancel(struct db *db, const struct config *cfg, long long run_id,
-    char *status)
+runner_cancel(
+    struct db *db, const struct config *cfg, long long run_id, char *status)
 {
 	struct runner_cancel_tx c = { 0 };
 	berr rc;

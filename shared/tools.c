@@ -1,10 +1,12 @@
 /*
  * tools.c - the tool registry behind tools/list and tools/call.
  *
- * The registry is one static table (tools_builtin[]); later providers (agent
- * tools, upstream tools) append in a fixed order, so the listing order is
- * stable and a cursor, an offset into what the principal may see, stays
- * meaningful between pages.
+ * The registry is one static table (tools_builtin[]); later providers
+ * (upstream tools, then the agent tools of the request's environment, read
+ * from the database per request) append in a fixed order, so the listing
+ * order is stable and a cursor, an offset into what the principal may see,
+ * stays meaningful between pages (an agent added or removed between two
+ * pages shifts the rest by one, as a changed role would).
  *
  * Who sees and calls what (authz.h): a tool is listed when the principal
  * holds tools.list, tools.call and the tool's own permission in the
@@ -440,7 +442,8 @@ tools_page_add(struct tools_page *pg, struct json_object *o)
 	if (json_object_array_length(pg->arr) == pg->limit) {
 		json_object_put(o);
 		pg->full = true;
-		if ((*pg->next_cursor = tools_cursor_make(pg->seen - 1)) == NULL)
+		if ((*pg->next_cursor = tools_cursor_make(pg->seen - 1)) ==
+		    NULL)
 			return ERR_NOMEM;
 		return OK;
 	}

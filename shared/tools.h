@@ -1,9 +1,10 @@
 /*
  * tools.h - the tool registry behind tools/list and tools/call.
  *
- * Providers contribute tools: built-in station tools now (station_status,
- * list_agents, list_runs, get_run), agent tools (agent_<name>, issue 8) and
- * upstream tools (issue 5) later. Each tool has a name, a description, a
+ * Providers contribute tools: built-in station tools (station_status,
+ * list_agents, list_runs, get_run), upstream tools (issue 5,
+ * tools_set_provider()) and agent tools (agent_<name>, issue 8, looked up
+ * per request: tools_set_dynamic()). Each tool has a name, a description, a
  * JSON Schema inputSchema, the permission it needs (authz.h), and a
  * handler. tools/list shows only what the principal may call in the
  * environment; arguments are checked against the schema before a handler
@@ -158,7 +159,8 @@ struct tools_dynamic {
 	 * *tools (caller puts) a JSON array of {"name": full tool name,
 	 * "description": text}. OK, ERR_DB_DOWN, ERR_DB, ERR_NOMEM.
 	 */
-	berr (*list)(const struct tool_call_ctx *ctx, struct json_object **tools);
+	berr (*list)(
+	    const struct tool_call_ctx *ctx, struct json_object **tools);
 	/* Does tool name (it starts with tmpl->name) exist for ctx? OK,
 	 * ERR_NOT_FOUND, ERR_DB_DOWN, ERR_DB. */
 	berr (*exists)(const struct tool_call_ctx *ctx, const char *name);

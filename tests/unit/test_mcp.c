@@ -1031,8 +1031,8 @@ list_names(const struct principal *p, size_t limit, int *pages)
 			snprintf(names + strlen(names),
 			    sizeof(names) - strlen(names), "%s%s",
 			    names[0] ? "," : "",
-			    at_str(json_object_array_get_idx(tools, i),
-			        "name"));
+			    at_str(
+			        json_object_array_get_idx(tools, i), "name"));
 		json_object_put(tools);
 		free(cur);
 		cur = next;
@@ -1045,8 +1045,8 @@ list_names(const struct principal *p, size_t limit, int *pages)
 /* Calls tool name with args (JSON text) as p: the result, NULL for
  * ERR_NOT_FOUND. */
 static struct json_object *
-call_tool(const struct principal *p, const char *name, const char *args,
-    berr *rc)
+call_tool(
+    const struct principal *p, const char *name, const char *args, berr *rc)
 {
 	struct tool_call_ctx t = { test_cfg, test_db, p, "default", "r",
 		"127.0.0.1" };
@@ -1061,7 +1061,7 @@ static void
 test_agent_tools(void)
 {
 	static const char want[] = "station_status,list_agents,list_runs,"
-				   "get_run,agent_alpha,agent_helper,agent_zed";
+	                           "get_run,agent_alpha,agent_helper,agent_zed";
 	struct json_object *r;
 	PGresult *res = NULL;
 	char *names, st[16];
@@ -1079,8 +1079,9 @@ test_agent_tools(void)
 	    OK);
 	/* Not registered: no agent tools. */
 	names = list_names(&dev, 50, &pages);
-	CU_ASSERT_STRING_EQUAL(names, "station_status,list_agents,list_runs,"
-	                              "get_run");
+	CU_ASSERT_STRING_EQUAL(names,
+	    "station_status,list_agents,list_runs,"
+	    "get_run");
 	free(names);
 	CU_ASSERT_FALSE(tools_call_waits(test_cfg, "agent_helper", NULL));
 	agent_tools_register();
