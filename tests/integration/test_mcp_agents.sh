@@ -18,7 +18,8 @@
 #   * variables reach the run; a failing provider makes an isError result
 #     with the run's error;
 #   * a client that aborts mid-run (the SDK sends notifications/cancelled)
-#     -> the run ends cancelled;
+#     -> the run ends cancelled; so does one whose client closes the SSE
+#     stream after the first event (tests/integration/sse_probe.py);
 #   * a run longer than mcp.agent_wait_seconds (6 here) -> a plain result
 #     with the run id, and get_run with wait_seconds follows it to the end;
 #   * bad arguments (no input, input not a string, empty input, variables
@@ -279,6 +280,32 @@ calls=$(sql "SELECT count(*) FROM run_events WHERE run_id = $CID AND kind = 'llm
 ((calls < 3)) || fail "run $CID made all $calls model calls: it was not stopped"
 assert_eq "$(sql "SELECT count(*) FROM audit_log WHERE action = 'tool.call' AND resource = 'tool:agent_slowpoke' AND NOT success")" 1 "aborted call audited as not succeeded"
 pass "client aborted at the first step -> run $CID ended cancelled after $calls of the 3 model calls it needed ($row)"
+
+# --- a client that closes its stream (no notifications/cancelled) -----------------
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"probe","version":"1"}}}'
+H=(--header "Authorization: Bearer $DEV_KEY" --header 'Content-Type: application/json'
+	--header 'Accept: application/json, text/event-stream')
+sid=$(curl -sS --max-time 30 -D - -o /dev/null "${H[@]}" --data "$INIT" "$BERTH_URL/mcp" |
+	tr -d '\r' | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+[[ -n $sid ]] || fail "initialize gave no Mcp-Session-Id"
+body='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"agent_slowpoke","arguments":{"input":"close on me"},"_meta":{"progressToken":"p1"}}}'
+out=$("$LIB_PY" "$BERTH_SRCDIR/tests/integration/sse_probe.py" "$BERTH_URL/mcp" "$body" "${H[@]}" \
+	--header "Mcp-Session-Id: $sid" --header 'MCP-Protocol-Version: 2025-11-25' --mode close1 2>&1) ||
+	fail "sse_probe.py: $out"
+assert_contains "$out" "header content-type: text/event-stream" "agent call streamed"
+assert_contains "$out" "notifications/progress" "first event: progress"
+XID=$(sql "SELECT max(id) FROM runs WHERE agent_name = 'slowpoke'")
+assert_eq "$(sql "SELECT input->>'task' FROM runs WHERE id = $XID")" "close on me" "the probe's run"
+t0=$SECONDS
+deadline=$((SECONDS + 40))
+while :; do
+	st=$(sql "SELECT status FROM runs WHERE id = $XID")
+	[[ $st == queued || $st == running ]] || break
+	((SECONDS < deadline)) || fail "run $XID still $st after its stream closed"
+	sleep 0.2
+done
+assert_eq "$(sql "SELECT status, error FROM runs WHERE id = $XID")" "cancelled|cancelled on request" "closed stream's run"
+pass "stream closed after its first event -> run $XID cancelled ($((SECONDS - t0)) s after the close)"
 
 # --- a run longer than mcp.agent_wait_seconds ------------------------------------------
 t0=$(date +%s%N)
