@@ -667,6 +667,7 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 	const char *vals[1] = { ctx->environment };
 	struct json_object *st = NULL, *link = NULL, *c;
 	const struct tool_def *t;
+	struct json_object *dyn = NULL;
 	size_t i, ntools = 0;
 	bool up;
 	berr rc;
@@ -695,6 +696,14 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++)
 		if (tools_visible(ctx, t))
 			ntools++;
+	/* And the agent tools tools/list would show (one more query, only
+	 * for those who may run agents). */
+	if (tools_dyn != NULL && tools_visible(ctx, tools_dyn->tmpl)) {
+		if ((rc = tools_dyn->list(ctx, &dyn)) != OK)
+			goto out;
+		ntools += json_object_array_length(dyn);
+		json_object_put(dyn);
+	}
 	json_object_object_add(
 	    st, "tools", json_object_new_int64((int64_t)ntools));
 	json_object_object_add(

@@ -1107,6 +1107,11 @@ test_agent_tools(void)
 	names = list_names(&viewer, 1, &pages);
 	CU_ASSERT_STRING_EQUAL(names, "");
 	free(names);
+	/* station_status counts them too. */
+	r = call_tool(&dev, "station_status", "{}", &rc);
+	CU_ASSERT_EQUAL(rc, OK);
+	CU_ASSERT_EQUAL(at_int(r, "structuredContent.tools"), 7);
+	json_object_put(r);
 	/* Calls that never reach a run. */
 	r = call_tool(&dev, "agent_nosuch", "{\"input\":\"x\"}", &rc);
 	CU_ASSERT_EQUAL(rc, ERR_NOT_FOUND);
