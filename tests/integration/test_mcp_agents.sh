@@ -197,10 +197,11 @@ runs_count() {
 }
 
 # --- tools/list ------------------------------------------------------------------
-client "$DEV_KEY" list
+client "$DEV_KEY" list 'call:station_status:{}'
 assert_eq "$CLIENT_RC" 0 "developer list: $OUT"
 names=$(jget "$(step 1)" names)
 assert_eq "$names" '["station_status", "list_agents", "list_runs", "get_run", "agent_broken", "agent_helper", "agent_plain", "agent_slowpoke"]' "developer's tools"
+assert_eq "$(jget "$(step 2)" structured.tools)" 8 "station_status counts the agent tools"
 pass "developer: tools/list -> $names (built-ins first; not agent_stager of staging, not 'odd agent')"
 
 client "$VIEW_KEY" list
