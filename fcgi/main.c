@@ -21,6 +21,7 @@
 #include <curl/curl.h>
 #include <fcgiapp.h>
 
+#include "agent_tools.h"
 #include "autoconf.h"
 #include "config.h"
 #include "crypto.h"
@@ -289,6 +290,8 @@ main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	/* Agents as tools: here only, never in run workers (agent_tools.h). */
+	agent_tools_register();
 	if (listen == NULL && cfg->fcgi.listen[0] != '\0')
 		listen = cfg->fcgi.listen;
 	if (workers == 0)
@@ -317,6 +320,7 @@ main(int argc, char **argv)
 	if (listen != NULL && strncmp(listen, "unix:", 5) == 0)
 		(void)unlink(listen + 5);
 	upstream_tools_free();
+	agent_tools_unregister();
 	crypto_key_wipe(&main_key_store);
 	crypto_key_wipe(&main_old_key);
 	curl_global_cleanup();

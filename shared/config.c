@@ -844,6 +844,8 @@ static const struct ckey config_keys[] = {
 	    "mcp.max_streams", mcp.max_streams, "2", 1, LIMIT_WORKERS, NULL, 0),
 	K_INT("mcp.keepalive_seconds", mcp.keepalive_seconds, "15", 1, 300,
 	    NULL, CF_RELOAD),
+	K_INT("mcp.agent_wait_seconds", mcp.agent_wait_seconds, "60", 1, 600,
+	    NULL, CF_RELOAD),
 	K_BOOL(
 	    "mcp.conformance_fixtures", mcp.conformance_fixtures, "false", 0),
 	K_INT("retention.audit_days", retention.audit_days, "365", 1, 36500,

@@ -108,7 +108,10 @@ struct config {
 	struct {
 		/* Long tools/calls (SSE streams) in flight, all workers. */
 		int max_streams;
-		int keepalive_seconds;     /* ":" comment on a quiet stream */
+		int keepalive_seconds; /* ":" comment on a quiet stream */
+		/* How long an agent_<name> call waits for its run before it
+		 * answers with the run id (follow it with get_run). */
+		int agent_wait_seconds;
 		bool conformance_fixtures; /* test-only fixture tools */
 	} mcp;
 	struct {

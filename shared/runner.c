@@ -74,6 +74,25 @@ static const char runner_sql_finish[] =
     "THEN $6::jsonb ELSE tool_calls END, input_tokens = $7::int, "
     "output_tokens = $8::int, total_tokens = $7::int + $8::int, "
     "model = coalesce($9, model) WHERE id = $1::bigint AND status = 'running'";
+/* A queued run is cancelled here (no worker holds it); a running one is
+ * flagged for its worker. RETURNING gives the status afterwards. */
+static const char runner_sql_cancel[] =
+    "UPDATE runs SET cancel_requested = true, "
+    "status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, "
+    "finished_at = CASE WHEN status = 'queued' THEN now() "
+    "ELSE finished_at END, "
+    "error = CASE WHEN status = 'queued' THEN 'cancelled on request' "
+    "ELSE error END "
+    "WHERE id = $1::bigint AND status IN ('queued', 'running') "
+    "RETURNING status";
+/* The "finished" event of a run cancelled before any worker saw it. */
+static const char runner_sql_cancel_event[] =
+    "WITH e AS (INSERT INTO run_events (run_id, seq, kind, payload) "
+    "SELECT $1::bigint, coalesce(max(seq) + 1, 0), 'finished', "
+    "'{\"status\":\"cancelled\",\"steps\":0,"
+    "\"error\":\"cancelled on request\"}'::jsonb "
+    "FROM run_events WHERE run_id = $1::bigint RETURNING run_id, seq) "
+    "SELECT pg_notify('berth_run', run_id || ':' || seq) FROM e";
 static const char runner_sql_stale[] =
     "SELECT id FROM runs WHERE status = 'running' AND heartbeat_at < "
     "now() - make_interval(secs => $1::int) ORDER BY id LIMIT 100";
@@ -111,7 +130,12 @@ runner_prepare(struct db *db)
 	    (rc = db_prepare(db, "runner_user", runner_sql_user, 1)) != OK ||
 	    (rc = db_prepare(db, "runner_event", runner_sql_event, 4)) != OK ||
 	    (rc = db_prepare(db, "runner_beat", runner_sql_beat, 2)) != OK ||
-	    (rc = db_prepare(db, "runner_finish", runner_sql_finish, 9)) != OK)
+	    (rc = db_prepare(db, "runner_finish", runner_sql_finish, 9)) !=
+	        OK ||
+	    (rc = db_prepare(db, "runner_cancel", runner_sql_cancel, 1)) !=
+	        OK ||
+	    (rc = db_prepare(
+	         db, "runner_cancel_event", runner_sql_cancel_event, 1)) != OK)
 		return rc;
 	return db_prepare(db, "runner_stale", runner_sql_stale, 1);
 }
@@ -164,6 +188,57 @@ runner_enqueue(struct db *db, const char *agent, const char *environment,
 	PQclear(res);
 	json_object_put(input);
 	return rc;
+}
+
+/* runner_cancel()'s transaction. */
+struct runner_cancel_tx {
+	const struct config *cfg;
+	char id[24];
+	char status[16];
+};
+
+static berr
+runner_cancel_tx(struct db *db, void *arg)
+{
+	struct runner_cancel_tx *c = arg;
+	PGresult *res = NULL;
+	const char *v[1] = { c->id };
+	berr rc;
+
+	c->status[0] = '\0';
+	if ((rc = db_exec(db, "runner_cancel", 1, v, &res)) != OK)
+		return rc;
+	if (PQntuples(res) == 1)
+		snprintf(
+		    c->status, sizeof(c->status), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (strcmp(c->status, "cancelled") != 0)
+		return OK;
+	if ((rc = db_exec(db, "runner_cancel_event", 1, v, NULL)) != OK)
+		return rc;
+	if (c->cfg != NULL && c->cfg->cloudship.enabled)
+		return outbox_enqueue(db, c->id);
+	return OK;
+}
+
+berr
+runner_cancel(
+    struct db *db, const struct config *cfg, long long run_id, char *status)
+{
+	struct runner_cancel_tx c = { 0 };
+	berr rc;
+
+	c.cfg = cfg;
+	snprintf(c.id, sizeof(c.id), "%lld", run_id);
+	if (status != NULL)
+		status[0] = '\0';
+	if ((rc = runner_prepare(db)) != OK)
+		return rc;
+	if ((rc = db_tx(db, runner_cancel_tx, &c)) != OK)
+		return rc;
+	if (status != NULL)
+		snprintf(status, 16, "%s", c.status);
+	return OK;
 }
 
 /* Appends a run_events row and NOTIFYs; payload taken (put). */

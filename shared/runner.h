@@ -62,6 +62,19 @@ berr runner_enqueue(struct db *db, const char *agent, const char *environment,
     __attribute__((warn_unused_result));
 
 /*
+ * Asks run run_id to stop (its client went away): a queued run is
+ * cancelled at once (status, error "cancelled on request", a "finished"
+ * event with its NOTIFY, and its outbox row when cloudship is enabled, in
+ * one transaction); a running one gets cancel_requested and its worker
+ * ends it 'cancelled' before its next model call. *status (may be NULL;
+ * size >= 16) receives the run's status afterwards ("" when the run was
+ * already finished or does not exist, which is not an error). OK,
+ * ERR_DB_DOWN, ERR_DB.
+ */
+berr runner_cancel(struct db *db, const struct config *cfg, long long run_id,
+    char *status) __attribute__((warn_unused_result));
+
+/*
  * Claims and runs one queued run to its end as worker worker_id
  * ("host:pid:n"). OK with out->run_id == 0 when nothing was queued; OK
  * with the run's final status otherwise (a failed run is not an error

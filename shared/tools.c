@@ -1,10 +1,12 @@
 /*
  * tools.c - the tool registry behind tools/list and tools/call.
  *
- * The registry is one static table (tools_builtin[]); later providers (agent
- * tools, upstream tools) append in a fixed order, so the listing order is
- * stable and a cursor, an offset into what the principal may see, stays
- * meaningful between pages.
+ * The registry is one static table (tools_builtin[]); later providers
+ * (upstream tools, then the agent tools of the request's environment, read
+ * from the database per request) append in a fixed order, so the listing
+ * order is stable and a cursor, an offset into what the principal may see,
+ * stays meaningful between pages (an agent added or removed between two
+ * pages shifts the rest by one, as a changed role would).
  *
  * Who sees and calls what (authz.h): a tool is listed when the principal
  * holds tools.list, tools.call and the tool's own permission in the
@@ -202,6 +204,35 @@ tools_set_provider(const struct tool_def *defs, size_t n)
 	}
 }
 
+/* issue 8: the provider of tools looked up per request (agent tools), and
+ * the schema and Tool-object cache cells of its template. */
+static const struct tools_dynamic *tools_dyn;
+static struct json_object *tools_dyn_schema, *tools_dyn_described;
+
+void
+tools_set_dynamic(const struct tools_dynamic *dyn)
+{
+	json_object_put(tools_dyn_schema);
+	json_object_put(tools_dyn_described);
+	tools_dyn_schema = tools_dyn_described = NULL;
+	tools_dyn = dyn != NULL && dyn->tmpl != NULL && dyn->list != NULL &&
+	        dyn->exists != NULL
+	    ? dyn
+	    : NULL;
+}
+
+/* Is name one of the dynamic provider's (it has the template's prefix)? */
+static bool
+tools_dyn_owns(const char *name)
+{
+	size_t n;
+
+	if (tools_dyn == NULL)
+		return false;
+	n = strlen(tools_dyn->tmpl->name);
+	return strncmp(name, tools_dyn->tmpl->name, n) == 0 && name[n] != '\0';
+}
+
 static const struct tool_def *
 tools_at(const struct config *cfg, size_t i)
 {
@@ -362,6 +393,11 @@ tools_cache(const struct tool_def *t, struct json_object ***schema,
 		*described = &tools_extra_described[i];
 		return true;
 	}
+	if (tools_dyn != NULL && t == tools_dyn->tmpl) {
+		*schema = &tools_dyn_schema;
+		*described = &tools_dyn_described;
+		return true;
+	}
 	return false;
 }
 
@@ -406,48 +442,124 @@ tools_describe(const struct tool_def *t)
 	return json_object_get(o);
 }
 
+/* One page of tools/list being filled: visible tools are counted (seen),
+ * skipped up to offset, added up to limit; the one after a full page makes
+ * the next cursor (full). */
+struct tools_page {
+	struct json_object *arr;
+	size_t offset, seen, limit;
+	char **next_cursor;
+	bool full;
+};
+
+/* Offers the next visible tool, described by o (taken; NULL: no memory). */
+static berr
+tools_page_add(struct tools_page *pg, struct json_object *o)
+{
+	if (pg->seen++ < pg->offset) {
+		json_object_put(o);
+		return OK;
+	}
+	if (json_object_array_length(pg->arr) == pg->limit) {
+		json_object_put(o);
+		pg->full = true;
+		if ((*pg->next_cursor = tools_cursor_make(pg->seen - 1)) ==
+		    NULL)
+			return ERR_NOMEM;
+		return OK;
+	}
+	if (o == NULL)
+		return ERR_INTERNAL;
+	json_object_array_add(pg->arr, o);
+	return OK;
+}
+
+/* The Tool object of dynamic tool name with description (new reference;
+ * NULL when out of memory or the template's schema is bad). */
+static struct json_object *
+tools_describe_dyn(const char *name, const char *description)
+{
+	struct json_object *o, *schema = tools_schema(tools_dyn->tmpl);
+
+	if (schema == NULL || (o = json_object_new_object()) == NULL)
+		return NULL;
+	json_object_object_add(o, "name", json_object_new_string(name));
+	json_object_object_add(
+	    o, "description", json_object_new_string(description));
+	json_object_object_add(o, "inputSchema", json_object_get(schema));
+	return o;
+}
+
+/* The dynamic provider's tools, after the others (tools_list()). */
+static berr
+tools_list_dyn(const struct tool_call_ctx *ctx, struct tools_page *pg)
+{
+	struct json_object *list = NULL, *item, *n, *d;
+	size_t i;
+	berr rc;
+
+	if (tools_dyn == NULL || !tools_visible(ctx, tools_dyn->tmpl))
+		return OK;
+	if ((rc = tools_dyn->list(ctx, &list)) != OK)
+		return rc;
+	for (i = 0; !pg->full && i < json_object_array_length(list); i++) {
+		item = json_object_array_get_idx(list, i);
+		if (!json_object_object_get_ex(item, "name", &n) ||
+		    !json_object_object_get_ex(item, "description", &d))
+			continue;
+		/* Described only when it makes the page. */
+		if ((rc = tools_page_add(pg,
+		         pg->seen < pg->offset ||
+		                 json_object_array_length(pg->arr) == pg->limit
+		             ? NULL
+		             : tools_describe_dyn(json_object_get_string(n),
+		                   json_object_get_string(d)))) != OK)
+			break;
+	}
+	json_object_put(list);
+	return rc;
+}
+
 berr
 tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
     struct json_object **tools, char **next_cursor)
 {
-	struct json_object *arr = NULL, *o;
+	struct tools_page pg = { 0 };
 	const struct tool_def *t;
-	size_t offset = 0, seen = 0, i;
+	size_t i;
 	berr rc = OK;
 
 	*tools = NULL;
 	*next_cursor = NULL;
-	if (cursor != NULL && (rc = tools_cursor_parse(cursor, &offset)) != OK)
+	pg.next_cursor = next_cursor;
+	pg.limit = limit == 0 ? 1 : limit;
+	if (cursor != NULL &&
+	    (rc = tools_cursor_parse(cursor, &pg.offset)) != OK)
 		goto out;
-	if (limit == 0)
-		limit = 1;
-	if ((arr = json_object_new_array()) == NULL) {
+	if ((pg.arr = json_object_new_array()) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++) {
+	for (i = 0; !pg.full && (t = tools_at(ctx->cfg, i)) != NULL; i++) {
 		if (!tools_visible(ctx, t))
 			continue;
-		if (seen++ < offset)
-			continue;
-		if (json_object_array_length(arr) == limit) {
-			if ((*next_cursor = tools_cursor_make(seen - 1)) ==
-			    NULL) {
-				rc = ERR_NOMEM;
-				goto out;
-			}
-			break;
-		}
-		if ((o = tools_describe(t)) == NULL) {
-			rc = ERR_INTERNAL;
+		if ((rc = tools_page_add(&pg,
+		         pg.seen < pg.offset ||
+		                 json_object_array_length(pg.arr) == pg.limit
+		             ? NULL
+		             : tools_describe(t))) != OK)
 			goto out;
-		}
-		json_object_array_add(arr, o);
 	}
-	*tools = arr;
-	arr = NULL;
+	if (!pg.full && (rc = tools_list_dyn(ctx, &pg)) != OK)
+		goto out;
+	*tools = pg.arr;
+	pg.arr = NULL;
 out:
-	json_object_put(arr);
+	if (rc != OK) {
+		free(*next_cursor);
+		*next_cursor = NULL;
+	}
+	json_object_put(pg.arr);
 	return rc;
 }
 
@@ -456,7 +568,7 @@ out:
  */
 
 /* A CallToolResult with one text item; structured may be NULL (taken). */
-static struct json_object *
+struct json_object *
 tools_result(const char *text, struct json_object *structured, bool is_error)
 {
 	struct json_object *r, *content, *item;
@@ -590,6 +702,7 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 	const char *vals[1] = { ctx->environment };
 	struct json_object *st = NULL, *link = NULL, *c;
 	const struct tool_def *t;
+	struct json_object *dyn = NULL;
 	size_t i, ntools = 0;
 	bool up;
 	berr rc;
@@ -618,6 +731,14 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++)
 		if (tools_visible(ctx, t))
 			ntools++;
+	/* And the agent tools tools/list would show (one more query, only
+	 * for those who may run agents). */
+	if (tools_dyn != NULL && tools_visible(ctx, tools_dyn->tmpl)) {
+		if ((rc = tools_dyn->list(ctx, &dyn)) != OK)
+			goto out;
+		ntools += json_object_array_length(dyn);
+		json_object_put(dyn);
+	}
 	json_object_object_add(
 	    st, "tools", json_object_new_int64((int64_t)ntools));
 	json_object_object_add(
@@ -739,81 +860,130 @@ tools_run_done(const char *status)
 
 static double tools_now_ms(void);
 
-/*
- * get_run. With wait_seconds > 0 and a run still queued or running, looks
- * again every TOOLS_RUN_POLL_MS until it finishes or the time is up,
- * sending a progress notification (seconds waited of wait_seconds) each
- * time and a log message when the status changes. A caller that goes away
- * or cancels ends the wait at once (an isError result nobody reads, but
- * the audit row says so).
- */
-static berr
-tool_get_run(const struct tool_call_ctx *ctx, struct json_object *args,
-    struct json_object **result)
+berr
+tools_wait_run(const struct tool_call_ctx *ctx, long long run_id, int wait_ms,
+    int poll_ms, tools_wait_tick tick, void *arg, struct json_object **run,
+    enum tools_wait_end *end)
 {
-	struct json_object *v, *run = NULL;
-	char id[24], msg[160], last[16] = "";
-	const char *vals[2] = { id, ctx->environment }, *status;
-	int64_t wait = 0;
+	char id[24];
+	const char *vals[2] = { id, ctx->environment };
 	double t0 = tools_now_ms(), deadline, next;
-	bool timed_out = false;
+	bool done;
 	berr rc;
 
-	if (args == NULL || !json_object_object_get_ex(args, "run_id", &v))
-		return ERR_INVALID;
-	snprintf(id, sizeof(id), "%" PRId64, json_object_get_int64(v));
-	if (json_object_object_get_ex(args, "wait_seconds", &v))
-		wait = json_object_get_int64(v);
-	if (wait < 0 || wait > 300)
-		return ERR_INVALID; /* the schema said so already */
-	deadline = t0 + (double)wait * 1000.0;
+	*run = NULL;
+	*end = TOOLS_WAIT_TIMEOUT;
+	snprintf(id, sizeof(id), "%lld", run_id);
+	deadline = t0 + (double)(wait_ms > 0 ? wait_ms : 0);
+	if (poll_ms < TOOLS_RUN_SLICE_MS)
+		poll_ms = TOOLS_RUN_SLICE_MS;
 	for (;;) {
-		json_object_put(run);
-		rc = tools_query_json(
-		    ctx->db, "tools_get_run", tools_sql_run, 2, vals, &run);
-		if (rc == ERR_NOT_FOUND) {
-			snprintf(msg, sizeof(msg), "run %s not found", id);
-			*result = tools_result(msg, NULL, true);
-			return *result == NULL ? ERR_NOMEM : OK;
-		}
-		if (rc != OK)
+		json_object_put(*run);
+		*run = NULL;
+		if ((rc = tools_query_json(ctx->db, "tools_get_run",
+		         tools_sql_run, 2, vals, run)) != OK)
 			return rc;
-		status = tools_run_status(run);
-		if (wait == 0 || tools_run_done(status))
-			break;
-		if (strcmp(status, last) != 0) {
-			snprintf(msg, sizeof(msg), "run %s is %s", id, status);
-			tools_log(ctx, "info", msg);
-			snprintf(last, sizeof(last), "%.15s", status);
+		done = tools_run_done(tools_run_status(*run));
+		if (tick != NULL)
+			tick(ctx, arg, *run, done, tools_now_ms() - t0);
+		if (done) {
+			*end = TOOLS_WAIT_DONE;
+			return OK;
 		}
-		if (tools_now_ms() >= deadline) {
-			timed_out = true;
-			break;
-		}
-		snprintf(
-		    msg, sizeof(msg), "waiting for run %s (%s)", id, status);
-		tools_progress(
-		    ctx, (tools_now_ms() - t0) / 1000.0, (double)wait, msg);
-		next = tools_now_ms() + TOOLS_RUN_POLL_MS;
+		if (tools_now_ms() >= deadline)
+			return OK;
+		next = tools_now_ms() + poll_ms;
 		while (tools_now_ms() < next && tools_now_ms() < deadline) {
 			struct timespec ts = { 0,
 				TOOLS_RUN_SLICE_MS * 1000000L };
 
 			if (tools_cancelled(ctx)) {
-				json_object_put(run);
-				snprintf(msg, sizeof(msg),
-				    "waiting for run %s cancelled by the "
-				    "client",
-				    id);
-				*result = tools_result(msg, NULL, true);
-				return *result == NULL ? ERR_NOMEM : OK;
+				*end = TOOLS_WAIT_CANCELLED;
+				return OK;
 			}
 			nanosleep(&ts, NULL);
 		}
 	}
-	if (wait > 0) {
-		json_object_object_add(
-		    run, "wait_timed_out", json_object_new_boolean(timed_out));
+}
+
+/* What get_run's wait remembers between looks. */
+struct tools_get_run_wait {
+	const char *id;
+	int64_t wait; /* seconds */
+	char last[16];
+};
+
+/* get_run's tick: a log message when the status changes, and progress
+ * (seconds waited of wait_seconds) while the run is unfinished. */
+static void
+tools_get_run_tick(const struct tool_call_ctx *ctx, void *arg,
+    struct json_object *run, bool done, double waited_ms)
+{
+	struct tools_get_run_wait *w = arg;
+	const char *status = tools_run_status(run);
+	char msg[160];
+
+	if (done || w->wait == 0)
+		return;
+	if (strcmp(status, w->last) != 0) {
+		snprintf(msg, sizeof(msg), "run %s is %s", w->id, status);
+		tools_log(ctx, "info", msg);
+		snprintf(w->last, sizeof(w->last), "%.15s", status);
+	}
+	if (waited_ms >= (double)w->wait * 1000.0)
+		return;
+	snprintf(msg, sizeof(msg), "waiting for run %s (%s)", w->id, status);
+	tools_progress(ctx, waited_ms / 1000.0, (double)w->wait, msg);
+}
+
+/*
+ * get_run. With wait_seconds > 0 and a run still queued or running, waits
+ * (tools_wait_run(), looking every TOOLS_RUN_POLL_MS) until it finishes or
+ * the time is up, sending a progress notification (seconds waited of
+ * wait_seconds) at each look and a log message when the status changes. A
+ * caller that goes away or cancels ends the wait at once (an isError
+ * result nobody reads, but the audit row says so).
+ */
+static berr
+tool_get_run(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	struct tools_get_run_wait w = { 0 };
+	struct json_object *v, *run = NULL;
+	enum tools_wait_end end;
+	char id[24], msg[160];
+	long long run_id;
+	double t0 = tools_now_ms();
+	berr rc;
+
+	if (args == NULL || !json_object_object_get_ex(args, "run_id", &v))
+		return ERR_INVALID;
+	run_id = (long long)json_object_get_int64(v);
+	snprintf(id, sizeof(id), "%lld", run_id);
+	if (json_object_object_get_ex(args, "wait_seconds", &v))
+		w.wait = json_object_get_int64(v);
+	if (w.wait < 0 || w.wait > 300)
+		return ERR_INVALID; /* the schema said so already */
+	w.id = id;
+	rc = tools_wait_run(ctx, run_id, (int)w.wait * 1000, TOOLS_RUN_POLL_MS,
+	    tools_get_run_tick, &w, &run, &end);
+	if (rc == ERR_NOT_FOUND) {
+		snprintf(msg, sizeof(msg), "run %s not found", id);
+		*result = tools_result(msg, NULL, true);
+		return *result == NULL ? ERR_NOMEM : OK;
+	}
+	if (rc != OK)
+		return rc;
+	if (end == TOOLS_WAIT_CANCELLED) {
+		json_object_put(run);
+		snprintf(msg, sizeof(msg),
+		    "waiting for run %s cancelled by the client", id);
+		*result = tools_result(msg, NULL, true);
+		return *result == NULL ? ERR_NOMEM : OK;
+	}
+	if (w.wait > 0) {
+		json_object_object_add(run, "wait_timed_out",
+		    json_object_new_boolean(end == TOOLS_WAIT_TIMEOUT));
 		json_object_object_add(run, "waited_ms",
 		    json_object_new_int64((int64_t)(tools_now_ms() - t0)));
 	}
@@ -1376,14 +1546,15 @@ tools_find(const struct config *cfg, const char *name)
 	return NULL;
 }
 
-/* Runs t's handler with ctx naming t (tool_name and tool). */
+/* Runs t's handler as tool name (a dynamic tool's full name, else
+ * t->name): ctx names both (tool_name and tool). */
 static berr
 tools_run(const struct tool_call_ctx *ctx, const struct tool_def *t,
-    struct json_object *args, struct json_object **r)
+    const char *name, struct json_object *args, struct json_object **r)
 {
 	struct tool_call_ctx c = *ctx;
 
-	c.tool_name = t->name;
+	c.tool_name = name;
 	c.tool = t;
 	return t->fn(&c, args, r);
 }
@@ -1394,6 +1565,10 @@ tools_call_waits(
 {
 	const struct tool_def *t = name != NULL ? tools_find(cfg, name) : NULL;
 
+	/* A dynamic tool is taken to exist here (no database): an unknown
+	 * one costs a streaming slot, then ends as an unknown tool. */
+	if (t == NULL && name != NULL && tools_dyn_owns(name))
+		t = tools_dyn->tmpl;
 	return t != NULL && t->waits != NULL && t->waits(args);
 }
 
@@ -1467,16 +1642,34 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 	char why[256] = "";
 	const char *error = NULL;
 	double t0 = tools_now_ms();
-	bool success = false;
+	bool success = false, dyn = false;
 	berr rc = OK, arc;
 
 	*result = NULL;
-	if ((t = tools_find(ctx->cfg, name)) == NULL) {
+	if ((t = tools_find(ctx->cfg, name)) == NULL && tools_dyn_owns(name)) {
+		t = tools_dyn->tmpl;
+		dyn = true;
+	}
+	if (t == NULL) {
 		snprintf(why, sizeof(why), "unknown tool: %.*s",
 		    TOOLS_NAME_ECHO, name);
 		error = "unknown tool";
 	} else if (tools_may_call(ctx, t, why, sizeof(why)) != OK) {
 		error = "forbidden";
+	} else if (dyn && (rc = tools_dyn->exists(ctx, name)) != OK) {
+		if (rc == ERR_NOT_FOUND) {
+			t = NULL;
+			snprintf(why, sizeof(why), "unknown tool: %.*s",
+			    TOOLS_NAME_ECHO, name);
+			error = "unknown tool";
+		} else {
+			snprintf(why, sizeof(why), "%.*s failed: %s",
+			    TOOLS_NAME_ECHO, name,
+			    rc == ERR_DB_DOWN ? "the database is unreachable"
+			                      : err_str(rc));
+			error = err_str(rc);
+		}
+		rc = OK;
 	} else if (args != NULL &&
 	    !json_object_is_type(args, json_type_object)) {
 		snprintf(why, sizeof(why), "arguments: must be an object");
@@ -1491,11 +1684,12 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 			goto out;
 		rc = OK;
 		error = "invalid arguments";
-	} else if ((rc = tools_run(ctx, t, args, &r)) != OK) {
+	} else if ((rc = tools_run(ctx, t, name, args, &r)) != OK) {
 		if (rc == ERR_NOMEM)
 			goto out;
 		/* What the client may learn: the kind, never the detail. */
-		snprintf(why, sizeof(why), "%s failed: %s", t->name,
+		snprintf(why, sizeof(why), "%.*s failed: %s", TOOLS_NAME_ECHO,
+		    name,
 		    rc == ERR_DB_DOWN ? "the database is unreachable"
 		                      : err_str(rc));
 		error = err_str(rc);

@@ -1,9 +1,10 @@
 /*
  * tools.h - the tool registry behind tools/list and tools/call.
  *
- * Providers contribute tools: built-in station tools now (station_status,
- * list_agents, list_runs, get_run), agent tools (agent_<name>, issue 8) and
- * upstream tools (issue 5) later. Each tool has a name, a description, a
+ * Providers contribute tools: built-in station tools (station_status,
+ * list_agents, list_runs, get_run), upstream tools (issue 5,
+ * tools_set_provider()) and agent tools (agent_<name>, issue 8, looked up
+ * per request: tools_set_dynamic()). Each tool has a name, a description, a
  * JSON Schema inputSchema, the permission it needs (authz.h), and a
  * handler. tools/list shows only what the principal may call in the
  * environment; arguments are checked against the schema before a handler
@@ -152,6 +153,74 @@ berr tools_request(const struct tool_call_ctx *ctx, const char *method,
  * call; call once at start-up, before any request (not thread-safe).
  */
 void tools_set_provider(const struct tool_def *defs, size_t n);
+
+/*
+ * issue 8: a provider whose tools live in the database and are looked up
+ * per request (agent tools, agent_tools.h), listed after every other tool.
+ * All its tools share tmpl's input schema, permission, handler and waits;
+ * a tool's name is tmpl->name (a prefix such as "agent_") followed by a
+ * name the provider knows, its description comes from the provider, and
+ * the handler finds the full name in ctx->tool_name. tools/list asks the
+ * provider only when the principal may call tmpl (one query per page that
+ * reaches the provider's tools); tools/call asks exists() only after the
+ * permission check, so a principal who may not call tmpl learns nothing
+ * of which names exist. Borrowed: must outlive every call.
+ */
+struct tools_dynamic {
+	const struct tool_def *tmpl;
+	/*
+	 * The provider's tools for ctx (its environment), in a stable order:
+	 * *tools (caller puts) a JSON array of {"name": full tool name,
+	 * "description": text}. OK, ERR_DB_DOWN, ERR_DB, ERR_NOMEM.
+	 */
+	berr (*list)(
+	    const struct tool_call_ctx *ctx, struct json_object **tools);
+	/* Does tool name (it starts with tmpl->name) exist for ctx? OK,
+	 * ERR_NOT_FOUND, ERR_DB_DOWN, ERR_DB. */
+	berr (*exists)(const struct tool_call_ctx *ctx, const char *name);
+};
+
+/* Registers dyn (NULL: none). Call at start-up, before any request. */
+void tools_set_dynamic(const struct tools_dynamic *dyn);
+
+/*
+ * A CallToolResult with one text item, structured (taken; may be NULL) as
+ * structuredContent, and isError. NULL when out of memory (structured is
+ * put then too). For handlers outside this module.
+ */
+struct json_object *tools_result(
+    const char *text, struct json_object *structured, bool is_error);
+
+/* How tools_wait_run() ended. */
+enum tools_wait_end {
+	TOOLS_WAIT_DONE,      /* the run finished (any final status) */
+	TOOLS_WAIT_TIMEOUT,   /* the time was up first (or wait_ms was 0) */
+	TOOLS_WAIT_CANCELLED, /* tools_cancelled(): the client went away */
+};
+
+/*
+ * Called at each look at the run while tools_wait_run() waits: run is the
+ * row as get_run shows it (borrowed), done whether it has finished,
+ * waited_ms since the wait began. Sends progress or log notifications.
+ */
+typedef void (*tools_wait_tick)(const struct tool_call_ctx *ctx, void *arg,
+    struct json_object *run, bool done, double waited_ms);
+
+/*
+ * The wait of get_run, for every tool that waits on a run: looks at run
+ * run_id of ctx->environment now and then every poll_ms until it has
+ * finished or wait_ms have passed, calling tick (may be NULL) at each
+ * look, and between looks calls tools_cancelled() every 200 ms or so
+ * (keep-alives, client gone). It polls rather than LISTENs: a responder's
+ * connection may sit behind a transaction-mode pooler. OK with *run (the
+ * last look, as get_run shows it; the caller puts it) and *end;
+ * ERR_NOT_FOUND (no such run in this environment; *run NULL);
+ * ERR_DB_DOWN, ERR_DB, ERR_INTERNAL.
+ */
+berr tools_wait_run(const struct tool_call_ctx *ctx, long long run_id,
+    int wait_ms, int poll_ms, tools_wait_tick tick, void *arg,
+    struct json_object **run, enum tools_wait_end *end)
+    __attribute__((warn_unused_result));
 
 /*
  * Checks args against a JSON Schema object (the subset Berth's schemas use:

@@ -15,11 +15,13 @@
 #include <CUnit/Basic.h>
 #include <json-c/json.h>
 
+#include "agent_tools.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
 #include "mcp.h"
 #include "principal.h"
+#include "runner.h"
 #include "tools.h"
 
 /* ---------------------------------------------------------------------
@@ -1115,6 +1117,157 @@ test_tools_list_pages(void)
 	json_object_put(tools);
 }
 
+/* The names of every tool p sees in "default", paged by limit; *pages. */
+static char *
+list_names(const struct principal *p, size_t limit, int *pages)
+{
+	struct tool_call_ctx t = { test_cfg, test_db, p, "default", "r",
+		"127.0.0.1" };
+	struct json_object *tools = NULL;
+	char *next = NULL, *cur = NULL, names[512] = "";
+	size_t i;
+
+	*pages = 0;
+	do {
+		if (tools_list(&t, cur, limit, &tools, &next) != OK)
+			break;
+		for (i = 0; i < json_object_array_length(tools); i++)
+			snprintf(names + strlen(names),
+			    sizeof(names) - strlen(names), "%s%s",
+			    names[0] ? "," : "",
+			    at_str(
+			        json_object_array_get_idx(tools, i), "name"));
+		json_object_put(tools);
+		free(cur);
+		cur = next;
+		(*pages)++;
+	} while (cur != NULL && *pages < 20);
+	free(cur);
+	return strdup(names);
+}
+
+/* Calls tool name with args (JSON text) as p: the result, NULL for
+ * ERR_NOT_FOUND. */
+static struct json_object *
+call_tool(
+    const struct principal *p, const char *name, const char *args, berr *rc)
+{
+	struct tool_call_ctx t = { test_cfg, test_db, p, "default", "r",
+		"127.0.0.1" };
+	struct json_object *a = json_tokener_parse(args), *r = NULL;
+
+	*rc = tools_call(&t, name, a, &r);
+	json_object_put(a);
+	return r;
+}
+
+static void
+test_agent_tools(void)
+{
+	static const char want[] = "station_status,list_agents,list_runs,"
+	                           "get_run,agent_alpha,agent_helper,agent_zed";
+	struct json_object *r;
+	PGresult *res = NULL;
+	char *names, st[16];
+	long long id = 0;
+	int pages;
+	berr rc;
+
+	CU_ASSERT_EQUAL_FATAL(db_exec_sql(test_db,
+	                          "INSERT INTO agents (environment, name, "
+	                          "description, template) VALUES "
+	                          "('default', 'zed', '', 't'), "
+	                          "('default', 'alpha', 'first', 't'), "
+	                          "('default', 'bad name', 'x', 't')",
+	                          0, NULL, NULL),
+	    OK);
+	/* Not registered: no agent tools. */
+	names = list_names(&dev, 50, &pages);
+	CU_ASSERT_STRING_EQUAL(names,
+	    "station_status,list_agents,list_runs,"
+	    "get_run");
+	free(names);
+	CU_ASSERT_FALSE(tools_call_waits(test_cfg, "agent_helper", NULL));
+	agent_tools_register();
+	CU_ASSERT_TRUE(tools_call_waits(test_cfg, "agent_helper", NULL));
+	CU_ASSERT_FALSE(tools_call_waits(test_cfg, "agent_", NULL));
+	/* The cursor runs across the boundary, whatever the page size. */
+	names = list_names(&dev, 50, &pages);
+	CU_ASSERT_STRING_EQUAL(names, want);
+	CU_ASSERT_EQUAL(pages, 1);
+	free(names);
+	names = list_names(&dev, 1, &pages);
+	CU_ASSERT_STRING_EQUAL(names, want);
+	CU_ASSERT_EQUAL(pages, 7);
+	free(names);
+	names = list_names(&dev, 3, &pages);
+	CU_ASSERT_STRING_EQUAL(names, want);
+	CU_ASSERT_EQUAL(pages, 3);
+	free(names);
+	names = list_names(&dev, 4, &pages);
+	CU_ASSERT_STRING_EQUAL(names, want);
+	CU_ASSERT_EQUAL(pages, 2);
+	free(names);
+	names = list_names(&viewer, 1, &pages);
+	CU_ASSERT_STRING_EQUAL(names, "");
+	free(names);
+	/* station_status counts them too. */
+	r = call_tool(&dev, "station_status", "{}", &rc);
+	CU_ASSERT_EQUAL(rc, OK);
+	CU_ASSERT_EQUAL(at_int(r, "structuredContent.tools"), 7);
+	json_object_put(r);
+	/* Calls that never reach a run. */
+	r = call_tool(&dev, "agent_nosuch", "{\"input\":\"x\"}", &rc);
+	CU_ASSERT_EQUAL(rc, ERR_NOT_FOUND);
+	CU_ASSERT_PTR_NULL(r);
+	r = call_tool(&dev, "agent_bad name", "{\"input\":\"x\"}", &rc);
+	CU_ASSERT_EQUAL(rc, ERR_NOT_FOUND);
+	r = call_tool(&dev, "agent_helper", "{\"input\":5}", &rc);
+	CU_ASSERT_EQUAL(rc, OK);
+	CU_ASSERT_TRUE(json_object_get_boolean(at(r, "isError")));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(at_str(r, "content.0.text"), "arguments.input"));
+	json_object_put(r);
+	/* A viewer may not run agents: forbidden, known name or not. */
+	r = call_tool(&viewer, "agent_nosuch", "{\"input\":\"x\"}", &rc);
+	CU_ASSERT_EQUAL(rc, OK);
+	CU_ASSERT_TRUE(json_object_get_boolean(at(r, "isError")));
+	json_object_put(r);
+	agent_tools_unregister();
+	r = call_tool(&dev, "agent_helper", "{\"input\":\"x\"}", &rc);
+	CU_ASSERT_EQUAL(rc, ERR_NOT_FOUND);
+	/* runner_cancel: a queued run ends at once, with its event. */
+	CU_ASSERT_EQUAL_FATAL(db_exec_sql(test_db,
+	                          "INSERT INTO runs (agent_name, environment, "
+	                          "source) VALUES ('zed', 'default', 'mcp') "
+	                          "RETURNING id",
+	                          0, NULL, &res),
+	    OK);
+	id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	CU_ASSERT_EQUAL(runner_cancel(test_db, test_cfg, id, st), OK);
+	CU_ASSERT_STRING_EQUAL(st, "cancelled");
+	CU_ASSERT_EQUAL(runner_cancel(test_db, test_cfg, id, st), OK);
+	CU_ASSERT_STRING_EQUAL(st, "");
+	CU_ASSERT_EQUAL_FATAL(
+	    db_exec_sql(test_db,
+	        "SELECT r.status || ' ' || r.error || ' ' || e.kind || ' ' || "
+	        "(e.payload->>'status') FROM runs r JOIN run_events e ON "
+	        "e.run_id = r.id WHERE r.id = (SELECT max(id) FROM runs)",
+	        0, NULL, &res),
+	    OK);
+	CU_ASSERT_EQUAL(PQntuples(res), 1);
+	if (PQntuples(res) == 1)
+		CU_ASSERT_STRING_EQUAL(PQgetvalue(res, 0, 0),
+		    "cancelled cancelled on request finished cancelled");
+	PQclear(res);
+	CU_ASSERT_EQUAL(db_exec_sql(test_db,
+	                    "DELETE FROM agents WHERE name IN ('zed', "
+	                    "'alpha', 'bad name')",
+	                    0, NULL, NULL),
+	    OK);
+}
+
 static long long
 audit_count(const char *resource, const char *success)
 {
@@ -1499,6 +1652,7 @@ main(void)
 	CU_add_test(s, "batches", test_batches);
 	CU_add_test(s, "tools_list pages", test_tools_list_pages);
 	CU_add_test(s, "tools/call", test_tools_call);
+	CU_add_test(s, "agent tools", test_agent_tools);
 	CU_add_test(s, "tools_check_args", test_check_args);
 	CU_add_test(s, "accept", test_accept);
 	CU_add_test(s, "streaming", test_streaming);

@@ -17,6 +17,9 @@ be reached from here. The model name picks the behaviour:
   html             200 with an HTML page
   huge             200 with a 10 MB body
   slow             waits 5 s, then as "text"
+  slow-tools       waits 3 s on every request; a tool call until the
+                   conversation holds two tool results, then a final text
+                   (three model calls: a run to cancel or outwait)
   bad-shape        200 with a JSON object lacking the answer fields
   unknown-model    404 with the provider's error JSON
 
@@ -116,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
                                              "message": "model: unknown-model"}})
         tool_result = self.find_tool_result(msgs, anthropic)
         want_tool = model in ("tool-then-text", "unknown-tool") and tool_result is None
+        if model == "slow-tools":
+            time.sleep(3)
+            want_tool = self.count_tool_results(msgs, anthropic) < 2
         # The call names the first tool offered (station_status when none
         # is), with {"verbose": true} when its schema has that property.
         tools = body.get("tools") or []
@@ -186,6 +192,16 @@ class Handler(BaseHTTPRequestHandler):
             if not anthropic and m.get("role") == "tool":
                 return m.get("content")
         return None
+
+    @staticmethod
+    def count_tool_results(msgs, anthropic):
+        n = 0
+        for m in msgs:
+            if anthropic and m.get("role") == "user" and isinstance(m.get("content"), list):
+                n += sum(1 for b in m["content"] if b.get("type") == "tool_result")
+            if not anthropic and m.get("role") == "tool":
+                n += 1
+        return n
 
     @staticmethod
     def final_text(tool_result):
