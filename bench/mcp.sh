@@ -16,7 +16,9 @@
 # Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and the
 # ratio of Berth's requests/s to the baseline's at the same connection
 # count; then the RSS of berth-fcgi's master and of each worker (ps -o rss)
-# after Berth's runs.
+# after Berth's runs, each with its PSS (/proc/PID/smaps_rollup); then the
+# load average before and after, since the figures are only comparable
+# within one run on a shared machine.
 #
 # usage: bench/mcp.sh [SECONDS] [WORKERS]   (run from a build, or with
 #        BERTH_BUILDDIR/BERTH_SRCDIR set as `make check` sets them)
@@ -97,6 +99,7 @@ run() {
 }
 INVALID=0
 : >"$dir/rows"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 
 # --- Berth ---------------------------------------------------------------------
 for c in $conns_list; do
@@ -104,9 +107,20 @@ for c in $conns_list; do
 	run "berth tools/call station_status" "$c" tools/call '"result":'
 done
 master=$(head -n 1 "$dir/run/berth-fcgi.pid")
-rss="master pid $master $(ps -o rss= -p "$master" | tr -d ' ') kB"
+# pss PID: the proportional set size in kB (shared pages divided among the
+# processes that map them), "?" when /proc does not say. RSS counts every
+# shared library page in full in each process; PSS is what one more worker
+# actually costs.
+pss() {
+	if [[ -r /proc/$1/smaps_rollup ]]; then
+		awk '/^Pss:/ {print $2; found = 1} END {if (!found) print "?"}' "/proc/$1/smaps_rollup"
+	else
+		echo '?'
+	fi
+}
+rss="master pid $master $(ps -o rss= -p "$master" | tr -d ' ') kB (PSS $(pss "$master") kB)"
 while read -r pid kb; do
-	rss="$rss; worker pid $pid $kb kB"
+	rss="$rss; worker pid $pid $kb kB (PSS $(pss "$pid") kB)"
 done < <(ps -o pid=,rss= --ppid "$master")
 
 # --- the baseline on the same FastCGI port ---------------------------------------
@@ -135,6 +149,8 @@ for c in $conns_list; do
 	done
 done
 printf 'berth-fcgi RSS after its runs (ps -o rss): %s\n' "$rss"
+printf 'load average (1, 5, 15 min): %s before, %s after; %s CPUs\n' "$load_before" \
+	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" "$(nproc 2>/dev/null || echo '?')"
 if ((INVALID)); then
 	echo "---- wrk output and a sample answer of the invalid run(s) ----"
 	cat "$dir/invalid.log"
