@@ -13,10 +13,15 @@
 # gets the very same request (same headers, same body, POST /mcp: same
 # nginx location) and answers its fixed 200 JSON without reading it.
 #
-# Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and the
-# ratio of Berth's requests/s to the baseline's at the same connection
-# count; then the RSS of berth-fcgi's master and of each worker (ps -o rss)
-# after Berth's runs.
+# Order: the baseline, Berth, the baseline again (the responders take turns
+# on the one FastCGI port; berth-fcgi is restarted as berth-stack starts
+# it). Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and
+# the ratio of Berth's requests/s to the mean of the two baseline rounds at
+# the same connection count (load drifts on a shared machine; a baseline
+# measured at one end only would credit or charge that drift to Berth); then the RSS of berth-fcgi's master and of each worker (ps -o rss)
+# after Berth's runs, each with its PSS (/proc/PID/smaps_rollup); then the
+# load average before and after, since the figures are only comparable
+# within one run on a shared machine.
 #
 # usage: bench/mcp.sh [SECONDS] [WORKERS]   (run from a build, or with
 #        BERTH_BUILDDIR/BERTH_SRCDIR set as `make check` sets them)
@@ -97,44 +102,116 @@ run() {
 }
 INVALID=0
 : >"$dir/rows"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+
+# port_free: waits (5 s at most) until nothing accepts on the FastCGI port.
+port_free() {
+	for _ in $(seq 1 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || return 0
+		sleep 0.1
+	done
+	echo "the FastCGI port $port is still taken"
+	exit 1
+}
+# port_taken: waits (10 s at most) until something accepts on it.
+port_taken() {
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "nothing listens on the FastCGI port $port"
+	exit 1
+}
+stop_berth() {
+	kill "$(head -n 1 "$dir/run/berth-fcgi.pid")"
+	port_free
+}
+# start_berth: berth-fcgi again as berth-stack starts it (same config,
+# port, workers and pid file, so that `berth-stack down` still stops it).
+start_berth() {
+	rm -f -- "$dir/run/berth-fcgi.pid"
+	env "DATABASE_URL=$DATABASE_URL" "BERTH_CONFIG=$BERTH_CONFIG" setsid \
+		"$build/fcgi/berth-fcgi" --config "$BERTH_CONFIG" --listen "127.0.0.1:$port" \
+		--workers "$workers" --pidfile "$dir/run/berth-fcgi.pid" </dev/null \
+		>>"$dir/berth-fcgi-bench.log" 2>&1 &
+	port_taken
+	for _ in $(seq 1 50); do
+		[[ -s $dir/run/berth-fcgi.pid ]] && break
+		sleep 0.1
+	done
+}
+start_trivial() {
+	"$build/bench/fcgi-trivial" --listen "127.0.0.1:$port" --workers "$workers" &
+	trivial_pid=$!
+	port_taken
+}
+stop_trivial() {
+	kill "$trivial_pid"
+	wait "$trivial_pid" 2>/dev/null || true
+	trivial_pid=
+	port_free
+}
+
+# The baseline is measured before and after Berth's runs, and Berth's
+# ratio is taken against the mean of the two: on a machine shared with
+# other work the load drifts during a run, and measuring the baseline only
+# at one end would credit or charge that drift to Berth.
+# --- the baseline on the same FastCGI port, first round ---------------------------
+stop_berth
+start_trivial
+for c in $conns_list; do
+	run "trivial responder (baseline) 1" "$c" tools/list '"status":"ok"'
+done
+stop_trivial
 
 # --- Berth ---------------------------------------------------------------------
+start_berth
 for c in $conns_list; do
 	run "berth tools/list" "$c" tools/list '"result":'
 	run "berth tools/call station_status" "$c" tools/call '"result":'
 done
 master=$(head -n 1 "$dir/run/berth-fcgi.pid")
-rss="master pid $master $(ps -o rss= -p "$master" | tr -d ' ') kB"
+# pss PID: the proportional set size in kB (shared pages divided among the
+# processes that map them), "?" when /proc does not say. RSS counts every
+# shared library page in full in each process; PSS is what one more worker
+# actually costs.
+pss() {
+	if [[ -r /proc/$1/smaps_rollup ]]; then
+		awk '/^Pss:/ {print $2; found = 1} END {if (!found) print "?"}' "/proc/$1/smaps_rollup"
+	else
+		echo '?'
+	fi
+}
+rss="master pid $master $(ps -o rss= -p "$master" | tr -d ' ') kB (PSS $(pss "$master") kB)"
 while read -r pid kb; do
-	rss="$rss; worker pid $pid $kb kB"
+	rss="$rss; worker pid $pid $kb kB (PSS $(pss "$pid") kB)"
 done < <(ps -o pid=,rss= --ppid "$master")
 
-# --- the baseline on the same FastCGI port ---------------------------------------
-kill "$master"
-for _ in $(seq 1 50); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-	sleep 0.1
-done
-"$build/bench/fcgi-trivial" --listen "127.0.0.1:$port" --workers "$workers" &
-trivial_pid=$!
-sleep 0.5
+# --- the baseline again ------------------------------------------------------------
+stop_berth
+start_trivial
 for c in $conns_list; do
-	run "trivial responder (baseline)" "$c" tools/list '"status":"ok"'
+	run "trivial responder (baseline) 2" "$c" tools/list '"status":"ok"'
 done
+stop_trivial
 
 # --- report ----------------------------------------------------------------------
 printf 'POST /mcp via nginx, 2026-07-28 era with an API key, %s workers, %s s per run (wrk -t2 --latency):\n' \
 	"$workers" "$secs"
 printf '  %-5s %-32s %10s %9s %9s %7s  %s\n' conns run 'req/s' 'p50 ms' 'p99 ms' ratio check
 for c in $conns_list; do
-	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial/ && $2 == c {print $3}' "$dir/rows")
-	for label in "trivial responder (baseline)" "berth tools/list" "berth tools/call station_status"; do
+	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial/ && $2 == c {s += $3; n++} END {if (n) print s / n}' "$dir/rows")
+	for label in "trivial responder (baseline) 1" "trivial responder (baseline) 2" \
+		"berth tools/list" "berth tools/call station_status"; do
 		awk -F'|' -v c="$c" -v l="$label" -v b="$base" '$1 == l && $2 == c {
 			printf "  %-5s %-32s %10.0f %9.2f %9.2f %7.2f  %s\n", $2, $1, $3, $4, $5, (b > 0 ? $3 / b : 0), $6 }' \
 			"$dir/rows"
 	done
 done
+printf '(ratio: requests/s over the mean of the two baseline rounds at the same connection count)\n'
 printf 'berth-fcgi RSS after its runs (ps -o rss): %s\n' "$rss"
+printf 'load average (1, 5, 15 min): %s before, %s after; %s CPUs\n' "$load_before" \
+	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" "$(nproc 2>/dev/null || echo '?')"
 if ((INVALID)); then
 	echo "---- wrk output and a sample answer of the invalid run(s) ----"
 	cat "$dir/invalid.log"

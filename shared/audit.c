@@ -28,7 +28,11 @@
  *
  * Appends are serialised by the transaction-level advisory lock (1113944692,
  * 2): the writer that holds it reads the last row_hash and inserts after it;
- * the unique index on prev_hash is the backstop. Retention deletes the
+ * the unique index on prev_hash is the backstop. Since sql/008 the lock, the
+ * read, the hash and the insert run inside the server, in the function
+ * berth_audit_append() (one statement, one round trip per row); this file
+ * still hashes in C to verify, so the two encodings are checked against
+ * each other by every audit_verify(). Retention deletes the
  * oldest rows: the verifier takes the first remaining row as the anchor.
  */
 #include "audit.h"
@@ -54,22 +58,15 @@
 #define AUDIT_ACTION_MAX   64
 #define AUDIT_DOMAIN       "berth-audit-v1"
 
-static const char audit_sql_lock[] =
-    "SELECT pg_advisory_xact_lock(" AUDIT_LOCK_NS ", " AUDIT_LOCK_KEY ")";
 /*
- * One statement after the lock (a statement's snapshot is taken when it
- * starts, so the lock must be taken by an earlier one): the last row_hash and
- * PostgreSQL's own texts of the address and the details.
+ * One statement, one round trip: berth_audit_append() (sql/008) takes the
+ * chain lock, reads the last row_hash after it, computes this row's hash by
+ * the encoding above and inserts. $1 ts, $2 the same instant in
+ * microseconds (decimal), $3..$10 the fields.
  */
-static const char audit_sql_prepare[] =
-    "SELECT (SELECT encode(row_hash, 'hex') FROM audit_log "
-    "ORDER BY id DESC LIMIT 1) AS prev_hash, "
-    "$1::inet::text AS ip_address, $2::jsonb::text AS details";
-static const char audit_sql_insert[] =
-    "INSERT INTO audit_log (ts, user_id, username, action, resource, "
-    "environment, ip_address, success, details, prev_hash, row_hash) "
-    "VALUES ($1::timestamptz, $2::bigint, $3, $4, $5, $6, $7::inet, "
-    "$8::boolean, $9::jsonb, decode($10, 'hex'), decode($11, 'hex'))";
+static const char audit_sql_append[] =
+    "SELECT berth_audit_append($1::timestamptz, $2::text, $3::bigint, $4, "
+    "$5, $6, $7, $8, $9::boolean, $10)";
 /* Keyset pagination: never more than a batch of rows in memory. */
 static const char audit_sql_page[] =
     "SELECT id, to_char(ts AT TIME ZONE 'UTC', "
@@ -90,15 +87,6 @@ struct audit_row {
 	const char *ip_address;
 	const char *success; /* "t" or "f" */
 	const char *details;
-};
-
-/* What audit_append_tx() needs: the event and its texts. */
-struct audit_append_arg {
-	const struct audit_event *ev;
-	const char *details; /* the caller's JSON text */
-	const char *ts_sql;  /* "YYYY-MM-DD HH:MM:SS.ffffff+00" */
-	const char *ts_us;   /* the same instant, for the hash */
-	const char *user_id; /* decimal or NULL */
 };
 
 /* ^[a-z][a-z0-9_.]{0,63}$, as the table's CHECK says. */
@@ -183,19 +171,6 @@ audit_unhex(const char *hex, unsigned char out[AUDIT_HASH_LEN])
 	return true;
 }
 
-static void
-audit_tohex(const unsigned char in[AUDIT_HASH_LEN], char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < AUDIT_HASH_LEN; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * AUDIT_HASH_LEN] = '\0';
-}
-
 /*
  * The row hash of r after prev (NULL: none). ERR_INTERNAL when OpenSSL
  * fails; out is then undefined.
@@ -262,92 +237,25 @@ audit_prepare(struct db *db)
 {
 	berr rc;
 
-	if ((rc = db_prepare(db, "audit_lock", audit_sql_lock, 0)) != OK ||
-	    (rc = db_prepare(db, "audit_prepare", audit_sql_prepare, 2)) !=
-	        OK ||
-	    (rc = db_prepare(db, "audit_insert", audit_sql_insert, 11)) != OK ||
+	if ((rc = db_prepare(db, "audit_append", audit_sql_append, 10)) != OK ||
 	    (rc = db_prepare(db, "audit_page", audit_sql_page, 1)) != OK)
 		return rc;
 	return OK;
 }
 
-/* The append itself; runs inside a transaction (the caller's or ours). */
-static berr
-audit_append_tx(struct db *db, void *arg)
-{
-	const struct audit_append_arg *a = arg;
-	const struct audit_event *ev = a->ev;
-	unsigned char prev[AUDIT_HASH_LEN], hash[AUDIT_HASH_LEN];
-	char prev_hex[2 * AUDIT_HASH_LEN + 1], hash_hex[2 * AUDIT_HASH_LEN + 1];
-	const char *params[11], *pv;
-	struct audit_row row;
-	PGresult *res = NULL;
-	bool has_prev;
-	berr rc;
-
-	if ((rc = db_exec(db, "audit_lock", 0, NULL, NULL)) != OK)
-		goto out;
-	params[0] = ev->ip_address;
-	params[1] = a->details;
-	if ((rc = db_exec(db, "audit_prepare", 2, params, &res)) != OK)
-		goto out;
-	has_prev = !PQgetisnull(res, 0, PQfnumber(res, "prev_hash"));
-	if (has_prev) {
-		pv = PQgetvalue(res, 0, PQfnumber(res, "prev_hash"));
-		if (!audit_unhex(pv, prev)) {
-			log_error("audit: last row_hash is not 32 bytes");
-			rc = ERR_INTERNAL;
-			goto out;
-		}
-	}
-	row.ts_us = a->ts_us;
-	row.user_id = a->user_id;
-	row.username = ev->username;
-	row.action = ev->action;
-	row.resource = ev->resource;
-	row.environment = ev->environment;
-	row.ip_address = PQgetisnull(res, 0, PQfnumber(res, "ip_address"))
-	    ? NULL
-	    : PQgetvalue(res, 0, PQfnumber(res, "ip_address"));
-	row.success = ev->success ? "t" : "f";
-	row.details = PQgetvalue(res, 0, PQfnumber(res, "details"));
-	if ((rc = audit_hash(has_prev ? prev : NULL, &row, hash)) != OK)
-		goto out;
-	if (has_prev)
-		audit_tohex(prev, prev_hex);
-	audit_tohex(hash, hash_hex);
-	params[0] = a->ts_sql;
-	params[1] = row.user_id;
-	params[2] = row.username;
-	params[3] = row.action;
-	params[4] = row.resource;
-	params[5] = row.environment;
-	params[6] = row.ip_address;
-	params[7] = row.success;
-	params[8] = row.details;
-	params[9] = has_prev ? prev_hex : NULL;
-	params[10] = hash_hex;
-	rc = db_exec(db, "audit_insert", 11, params, NULL);
-out:
-	PQclear(res);
-	return rc;
-}
-
 /*
- * Validates ev, then appends it. When the caller is inside db_tx() the row
- * joins that transaction (and the audit lock is held until it ends, so keep
- * such transactions short); otherwise the append runs in a transaction of
- * its own.
+ * Validates ev, then appends it in one statement (audit_sql_append). When
+ * the caller is inside db_tx() the row joins that transaction (and the
+ * audit lock is held until it ends, so keep such transactions short);
+ * otherwise the statement is a transaction of its own.
  */
 berr
 audit_append(struct db *db, const struct audit_event *ev)
 {
-	struct audit_append_arg a;
 	struct timespec now;
 	struct tm tm;
 	char ts_sql[64], ts_us[32], user_id[32];
-	const char *details = "{}";
-	PGconn *conn;
+	const char *details = "{}", *params[10];
 	berr rc;
 
 	if (ev == NULL || !audit_action_ok(ev->action)) {
@@ -387,17 +295,17 @@ audit_append(struct db *db, const struct audit_event *ev)
 	    (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000);
 	snprintf(user_id, sizeof(user_id), "%lld", ev->user_id);
 
-	a.ev = ev;
-	a.details = details;
-	a.ts_sql = ts_sql;
-	a.ts_us = ts_us;
-	a.user_id = ev->user_id > 0 ? user_id : NULL;
-	conn = db_conn(db);
-	if (conn != NULL &&
-	    (PQtransactionStatus(conn) == PQTRANS_INTRANS ||
-	        PQtransactionStatus(conn) == PQTRANS_INERROR))
-		return audit_append_tx(db, &a);
-	return db_tx(db, audit_append_tx, &a);
+	params[0] = ts_sql;
+	params[1] = ts_us;
+	params[2] = ev->user_id > 0 ? user_id : NULL;
+	params[3] = ev->username;
+	params[4] = ev->action;
+	params[5] = ev->resource;
+	params[6] = ev->environment;
+	params[7] = ev->ip_address;
+	params[8] = ev->success ? "t" : "f";
+	params[9] = details;
+	return db_exec(db, "audit_append", 10, params, NULL);
 }
 
 /* The text of column name in row i, NULL for SQL NULL. */

@@ -4,9 +4,10 @@
  *
  * Everything before the database is syntax, checked with bounded reads so
  * a hostile header costs nothing: size, scheme, token shape. The API-key
- * branch is then one prepared statement, one round trip: the key by its
- * digest, its owner, the owner's roles, and the throttled last_used_at
- * write folded in as a data-modifying CTE.
+ * branch is then one prepared read-only statement, one round trip: the key
+ * by its digest, its owner, the owner's roles and the address lockout; the
+ * throttled last_used_at write is a second statement, sent at most once per
+ * interval per key (auth.key_touch_interval).
  */
 #include "principal.h"
 
@@ -36,47 +37,75 @@ static const char principal_why_invalid[] = "invalid token";
 static const char principal_why_refused[] = "invalid or expired credentials";
 
 /*
- * The hot path. $1: hex SHA-256 of the key; $2: seconds between two
- * last_used_at writes; $3: the client address (NULL when unknown). Always
- * one row: key_id NULL means an unknown key; otherwise the key, its owner,
- * the flags that refuse it, and every role as a JSON object {env: role}.
- * locked_for is the seconds left on a lockout of the address (NULL when
- * none), so the lockout check costs no round trip of its own.
+ * The hot path, a plain SELECT. $1: hex SHA-256 of the key; $2: seconds
+ * between two last_used_at writes; $3: the client address (NULL when
+ * unknown). Always one row: key_id NULL means an unknown key; otherwise
+ * the key, its owner, the flags that refuse it, and every role as a JSON
+ * object {env: role}. locked_for is the seconds left on a lockout of the
+ * address (NULL when none), so the lockout check costs no round trip of
+ * its own. stale says last_used_at is older than $2 (or was never set).
  *
- * The touch CTE runs once whether or not the SELECT reads it (PostgreSQL
- * executes data-modifying CTEs exactly once). It writes only for a usable
- * key whose last write is older than $2, from an address that is not
- * locked, so a busy key costs one row write per interval, not one per
- * request; two responders racing on it both see the row lock, and the loser
+ * The last_used_at write is a statement of its own (principal_sql_key_touch),
+ * sent only for a usable, stale key from an address that is not locked: a
+ * busy key costs one extra round trip per interval, and every other request
+ * a read-only statement (no data-modifying CTE to plan and run each time).
+ * Two responders racing on the write both see the row lock, and the loser
  * re-checks the condition and writes nothing.
  */
 static const char principal_sql_key[] =
-    "WITH lock AS ("
-    " SELECT ceil(extract(epoch FROM max(f.locked_until) - now()))::int"
-    " AS locked_for FROM auth_failures f"
+    "SELECT (SELECT ceil(extract(epoch FROM max(f.locked_until) - now()))"
+    "::int FROM auth_failures f"
     " WHERE f.scope = 'address' AND f.subject = $3::text"
-    " AND f.locked_until > now()"
-    "), k AS ("
+    " AND f.locked_until > now()) AS locked_for,"
+    " k.key_id, k.user_id, k.username, k.email, k.org_id, k.revoked,"
+    " k.expired, k.disabled, k.stale,"
+    " (SELECT coalesce(json_object_agg(r.environment, r.role"
+    " ORDER BY r.environment), '{}'::json)"
+    " FROM user_roles r WHERE r.user_id = k.user_id) AS roles "
+    "FROM (SELECT 1) one LEFT JOIN ("
     " SELECT a.id AS key_id, a.revoked_at IS NOT NULL AS revoked,"
     " (a.expires_at IS NOT NULL AND a.expires_at <= now()) AS expired,"
+    " (a.last_used_at IS NULL"
+    " OR a.last_used_at < now() - make_interval(secs => $2::int)) AS stale,"
     " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
     " coalesce(u.org_id, '') AS org_id, u.disabled"
     " FROM api_keys a JOIN users u ON u.id = a.user_id"
     " WHERE a.key_digest = decode($1::text, 'hex')"
-    "), touch AS ("
-    " UPDATE api_keys t SET last_used_at = now() FROM k, lock"
-    " WHERE t.id = k.key_id AND NOT k.revoked AND NOT k.expired"
-    " AND NOT k.disabled AND lock.locked_for IS NULL"
-    " AND (t.last_used_at IS NULL"
-    " OR t.last_used_at < now() - make_interval(secs => $2::int))"
-    " RETURNING t.id"
-    ") "
-    "SELECT lock.locked_for, k.key_id, k.user_id, k.username, k.email,"
-    " k.org_id, k.revoked, k.expired, k.disabled,"
+    ") k ON true";
+/* $1: the key's id; $2: the interval, re-checked under the row lock. */
+static const char principal_sql_key_touch[] =
+    "UPDATE api_keys SET last_used_at = now() WHERE id = $1::bigint"
+    " AND (last_used_at IS NULL"
+    " OR last_used_at < now() - make_interval(secs => $2::int))";
+
+/*
+ * issue 5: the session-token branch, kept apart from the API-key one.
+ * $1: hex SHA-256 of the token; $2: seconds between two last_used_at
+ * writes; $3: the client address. Same shape and rules as
+ * principal_sql_key (one read-only statement, lockout read in, the
+ * throttled write apart); a session is never "revoked": logout deletes it.
+ */
+static const char principal_sql_session[] =
+    "SELECT (SELECT ceil(extract(epoch FROM max(f.locked_until) - now()))"
+    "::int FROM auth_failures f"
+    " WHERE f.scope = 'address' AND f.subject = $3::text"
+    " AND f.locked_until > now()) AS locked_for,"
+    " s.session_id, s.user_id, s.username, s.email, s.org_id, s.expired,"
+    " s.disabled, s.stale,"
     " (SELECT coalesce(json_object_agg(r.environment, r.role"
     " ORDER BY r.environment), '{}'::json)"
-    " FROM user_roles r WHERE r.user_id = k.user_id) AS roles "
-    "FROM lock LEFT JOIN k ON true";
+    " FROM user_roles r WHERE r.user_id = s.user_id) AS roles "
+    "FROM (SELECT 1) one LEFT JOIN ("
+    " SELECT x.id AS session_id, x.expires_at <= now() AS expired,"
+    " x.last_used_at < now() - make_interval(secs => $2::int) AS stale,"
+    " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
+    " coalesce(u.org_id, '') AS org_id, u.disabled"
+    " FROM sessions x JOIN users u ON u.id = x.user_id"
+    " WHERE x.token_digest = decode($1::text, 'hex')"
+    ") s ON true";
+static const char principal_sql_session_touch[] =
+    "UPDATE sessions SET last_used_at = now() WHERE id = $1::bigint"
+    " AND last_used_at < now() - make_interval(secs => $2::int)";
 
 const char *
 principal_method_name(enum auth_method m)
@@ -93,7 +122,35 @@ principal_method_name(enum auth_method m)
 berr
 principal_prepare(struct db *db)
 {
-	return db_prepare(db, "principal_key", principal_sql_key, 3);
+	berr rc;
+
+	if ((rc = db_prepare(db, "principal_key", principal_sql_key, 3)) !=
+	        OK ||
+	    (rc = db_prepare(db, "principal_key_touch", principal_sql_key_touch,
+	         2)) != OK ||
+	    (rc = db_prepare(
+	         db, "principal_session", principal_sql_session, 3)) != OK)
+		return rc;
+	return db_prepare(
+	    db, "principal_session_touch", principal_sql_session_touch, 2);
+}
+
+/*
+ * Writes last_used_at of the key or session id (stmt, one of the touch
+ * statements) after a successful authentication that found it stale. Best
+ * effort: the request is authenticated either way, so a failure is logged,
+ * not answered.
+ */
+static void
+principal_touch(
+    struct db *db, const char *stmt, const char *id, const char *interval)
+{
+	const char *values[2] = { id, interval };
+	berr rc;
+
+	if ((rc = db_exec(db, stmt, 2, values, NULL)) != OK)
+		log_warn("auth: last_used_at of %s not written (%s)", id,
+		    err_str(rc));
 }
 
 /* Copies src into dst (size bytes) when it fits; false when not. */
@@ -221,6 +278,9 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 	    (v = principal_col(res, "roles")) == NULL ||
 	    !principal_parse_roles(v, out))
 		reason = "limits";
+	else if ((v = principal_col(res, "stale")) != NULL && *v == 't')
+		principal_touch(
+		    db, "principal_key_touch", out->token_id, interval);
 out:
 	if (reason != NULL) {
 		log_secret_prefix(key, shown, sizeof(shown));
@@ -250,39 +310,6 @@ out:
 }
 
 /*
- * issue 5: the session-token branch, kept apart from the API-key one.
- * $1: hex SHA-256 of the token; $2: seconds between two last_used_at
- * writes; $3: the client address. Same shape and rules as
- * principal_sql_key (one round trip, lockout read in, throttled touch);
- * a session is never "revoked": logout deletes it.
- */
-static const char principal_sql_session[] =
-    "WITH lock AS ("
-    " SELECT ceil(extract(epoch FROM max(f.locked_until) - now()))::int"
-    " AS locked_for FROM auth_failures f"
-    " WHERE f.scope = 'address' AND f.subject = $3::text"
-    " AND f.locked_until > now()"
-    "), s AS ("
-    " SELECT x.id AS session_id, x.expires_at <= now() AS expired,"
-    " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
-    " coalesce(u.org_id, '') AS org_id, u.disabled"
-    " FROM sessions x JOIN users u ON u.id = x.user_id"
-    " WHERE x.token_digest = decode($1::text, 'hex')"
-    "), touch AS ("
-    " UPDATE sessions t SET last_used_at = now() FROM s, lock"
-    " WHERE t.id = s.session_id AND NOT s.expired AND NOT s.disabled"
-    " AND lock.locked_for IS NULL"
-    " AND t.last_used_at < now() - make_interval(secs => $2::int)"
-    " RETURNING t.id"
-    ") "
-    "SELECT lock.locked_for, s.session_id, s.user_id, s.username, s.email,"
-    " s.org_id, s.expired, s.disabled,"
-    " (SELECT coalesce(json_object_agg(r.environment, r.role"
-    " ORDER BY r.environment), '{}'::json)"
-    " FROM user_roles r WHERE r.user_id = s.user_id) AS roles "
-    "FROM lock LEFT JOIN s ON true";
-
-/*
  * A session token (well formed): as principal_from_key(), for sessions.
  * OK, ERR_DENIED (logged with the token's first 6 characters),
  * ERR_DB_DOWN, ERR_DB.
@@ -303,8 +330,7 @@ principal_from_session(struct db *db, const struct config *cfg,
 	values[0] = hex;
 	values[1] = interval;
 	values[2] = address;
-	if ((rc = db_prepare(
-	         db, "principal_session", principal_sql_session, 3)) != OK ||
+	if ((rc = principal_prepare(db)) != OK ||
 	    (rc = db_exec(db, "principal_session", 3, values, &res)) != OK)
 		goto out;
 	if (PQntuples(res) != 1) {
@@ -342,6 +368,9 @@ principal_from_session(struct db *db, const struct config *cfg,
 	    (v = principal_col(res, "roles")) == NULL ||
 	    !principal_parse_roles(v, out))
 		reason = "limits";
+	else if ((v = principal_col(res, "stale")) != NULL && *v == 't')
+		principal_touch(
+		    db, "principal_session_touch", out->token_id, interval);
 out:
 	if (reason != NULL) {
 		log_info("auth: session token %s refused: %s%s%s%s",

@@ -5,9 +5,11 @@
  * Today a principal comes from a Station-compatible API key ("Bearer sk-…").
  * The session tokens of /auth/login (issue 5) and OAuth access tokens
  * (issue 6) plug into principal_resolve() as further branches; callers do
- * not change. The hot path is one prepared statement: key digest → key,
- * user and every per-environment role in one round trip, with the
- * last_used_at write folded into the same statement and throttled.
+ * not change. The hot path is one prepared read-only statement: key
+ * digest → key, user and every per-environment role in one round trip;
+ * the throttled last_used_at write is a second statement, sent only when
+ * the stored value is older than auth.key_touch_interval. Nothing is
+ * cached between requests: a revoked key is refused on its next request.
  *
  * A struct principal is a plain value (fixed-size arrays, no pointers): the
  * caller owns it, copies it freely, frees nothing.

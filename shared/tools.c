@@ -369,7 +369,8 @@ tools_cursor_parse(const char *cursor, size_t *offset)
  * each built-in tool's input schema and its MCP Tool object. tools/list
  * and every tools/call used to parse the schema text again; now a listing
  * takes a reference to the cached object (json_object_get), which costs
- * nothing, and serialising it is all that remains.
+ * nothing, and serialising it is a copy of its text, rendered once
+ * (tools_describe()).
  */
 static struct json_object *tools_schemas[TOOLS_NALL];
 static struct json_object *tools_described[TOOLS_NALL];
@@ -422,6 +423,8 @@ static struct json_object *
 tools_describe(const struct tool_def *t)
 {
 	struct json_object *o, *schema, **cschema, **described;
+	const char *text;
+	char *copy;
 
 	if (!tools_cache(t, &cschema, &described))
 		return NULL;
@@ -438,6 +441,19 @@ tools_describe(const struct tool_def *t)
 	json_object_object_add(
 	    o, "description", json_object_new_string(t->description));
 	json_object_object_add(o, "inputSchema", json_object_get(schema));
+	/*
+	 * Rendered once: every later serialisation of this Tool object (each
+	 * tools/list) copies the text instead of walking the schema again.
+	 * The flags are mcp_send()'s. Without memory for the copy it is
+	 * simply serialised each time.
+	 */
+	if ((text = json_object_to_json_string_ext(
+	         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
+	        NULL &&
+	    (copy = strdup(text)) != NULL)
+		json_object_set_serializer(o,
+		    json_object_userdata_to_json_string, copy,
+		    json_object_free_userdata);
 	*described = o;
 	return json_object_get(o);
 }

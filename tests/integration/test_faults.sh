@@ -273,9 +273,9 @@ pass "postgres down $(elapsed "$t_stop" "$t_start") s under load (pg-stop issued
 
 # --- 2. a worker killed mid-request -----------------------------------------------
 #
-# The request to kill: GET /auth/whoami with a never-used key. Its one
-# statement also writes that key's last_used_at, and this test holds the
-# key's row lock (SELECT ... FOR UPDATE in an open transaction), so the
+# The request to kill: GET /auth/whoami with a never-used key. Its lookup
+# finds last_used_at unset, so a second statement writes it, and this test
+# holds the key's row lock (SELECT ... FOR UPDATE in an open transaction), so the
 # statement waits in PostgreSQL and the request stays in its worker for as
 # long as needed: no timing guesswork. The worker is found exactly: the
 # berth-fcgi backend waiting on a lock in pg_stat_activity, then the worker

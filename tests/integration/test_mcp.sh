@@ -468,6 +468,64 @@ if ((CORE)) && [[ -n ${SID:-} ]]; then
 fi
 
 still_up "the session checks"
+
+# --- revocation reaches every responder on the very next request ------------------------
+#
+# Nothing about a credential is kept in a responder: a key revoked, or a
+# login session ended, through one instance is refused by the other on the
+# next request it gets. Each credential is first used through both
+# instances (every worker that answers has seen it accepted), then revoked,
+# then the very next request through the other instance must be 401. Two
+# requests per instance after the revocation, so both workers of each are
+# asked (a prefork worker takes one connection at a time; with 2 workers
+# and sequential requests either may answer, so this is a floor, not a
+# proof that each one was reached: the proof is that nothing is cached).
+
+# list_status URL AUTH...: POST tools/list (2026 era, no session); sets STATUS.
+list_status() {
+	local url=$1
+	shift
+	req POST "$url" "${JSON_HDRS[@]}" "$@" -H 'MCP-Protocol-Version: 2026-07-28' \
+		-H 'Mcp-Method: tools/list' \
+		--data '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}'
+}
+KEY_R=$("$BERTH_BIN" apikey create alice --name revoke-test 2>/dev/null) || fail "berth apikey create alice (revoke-test)"
+AUTH_R=(-H "Authorization: Bearer $KEY_R")
+for url in "$URL_A" "$URL_B" "$URL_A" "$URL_B"; do
+	list_status "$url" "${AUTH_R[@]}"
+	assert_eq "$STATUS" 200 "tools/list with the key before its revocation ($url)"
+done
+"$BERTH_BIN" apikey revoke "$(sql "SELECT id FROM api_keys WHERE name = 'revoke-test'")" >/dev/null 2>&1 ||
+	fail "berth apikey revoke (revoke-test)"
+list_status "$URL_B" "${AUTH_R[@]}"
+assert_eq "$STATUS" 401 "the very next request with the revoked key, through instance B"
+list_status "$URL_B" "${AUTH_R[@]}"
+assert_eq "$STATUS" 401 "a second request with the revoked key, through instance B"
+list_status "$URL_A" "${AUTH_R[@]}"
+assert_eq "$STATUS" 401 "the revoked key through instance A"
+pass "an API key revoked after use through A and B -> 401 on the very next request through B, and through A"
+
+# A login session (issue 5): opened through A, used through both, ended
+# through A (POST /auth/logout), refused through B on the next request.
+printf 'revoke-pw-1\n' | "$BERTH_BIN" user create revoker --role admin --password-stdin >/dev/null ||
+	fail "berth user create revoker --password-stdin"
+req POST "${URL_A%/mcp}/auth/login" -H 'Content-Type: application/json' \
+	--data '{"username":"revoker","password":"revoke-pw-1"}'
+assert_eq "$STATUS" 200 "login of revoker through instance A"
+TOKEN_R=$(json_get "$BODY" session_token)
+[[ $TOKEN_R == bst_* ]] || fail "login answered no session token: $(one_line "$BODY")"
+for url in "$URL_A" "$URL_B" "$URL_A" "$URL_B"; do
+	list_status "$url" -H "Authorization: Bearer $TOKEN_R"
+	assert_eq "$STATUS" 200 "tools/list with the login session before logout ($url)"
+done
+req POST "${URL_A%/mcp}/auth/logout" -H "Authorization: Bearer $TOKEN_R"
+assert_eq "$STATUS" 200 "logout through instance A"
+list_status "$URL_B" -H "Authorization: Bearer $TOKEN_R"
+assert_eq "$STATUS" 401 "the very next request with the ended login session, through instance B"
+list_status "$URL_B" -H "Authorization: Bearer $TOKEN_R"
+assert_eq "$STATUS" 401 "a second request with the ended login session, through instance B"
+pass "a login session ended through A (/auth/logout) -> 401 on the very next request through B"
+still_up "the revocation checks"
 http_get "http://127.0.0.1:$B_NGINX_PORT/healthz"
 assert_eq "$HTTP_STATUS" 200 "instance B /healthz at the end"
 pass "instance B answers /healthz 200 at the end"
