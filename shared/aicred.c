@@ -26,6 +26,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "hex.h"
 #include "limit.h"
 #include "log.h"
 
@@ -634,57 +635,6 @@ aicred_provider_ok(const char *provider)
 	return provider != NULL && strcmp(provider, "anthropic") == 0;
 }
 
-/* Lowercase hex of n bytes into a malloc'ed string, or NULL. */
-static char *
-aicred_hex(const unsigned char *p, size_t n)
-{
-	char *s = malloc(2 * n + 1);
-	size_t i;
-
-	if (s == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		snprintf(s + 2 * i, 3, "%02x", p[i]);
-	s[2 * n] = '\0';
-	return s;
-}
-
-/* The value of one hex digit, or -1. */
-static int
-aicred_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes hex into a malloc'ed buffer (*n bytes); NULL when bad. */
-static unsigned char *
-aicred_unhex(const char *s, size_t *n)
-{
-	size_t len = strlen(s), i;
-	unsigned char *p;
-	int hi, lo;
-
-	if (len % 2 != 0 || (p = malloc(len / 2 + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len / 2; i++) {
-		hi = aicred_hexval(s[2 * i]);
-		lo = aicred_hexval(s[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(p);
-			return NULL;
-		}
-		p[i] = (unsigned char)(hi << 4 | lo);
-	}
-	*n = len / 2;
-	return p;
-}
-
 /* Seals t and writes provider's row; why is "login", "refresh" (sets
  * refreshed_at) or "keep" (a re-seal keeps it). */
 static berr
@@ -718,8 +668,8 @@ aicred_put(struct db *db, const struct crypto_key *k, const char *provider,
 	if ((rc = crypto_seal(k, (const unsigned char *)pt, strlen(pt), ad,
 	         adlen, iv, &ct, &ctlen)) != OK)
 		goto out;
-	if ((cthex = aicred_hex(ct, ctlen)) == NULL ||
-	    (ivhex = aicred_hex(iv, sizeof(iv))) == NULL) {
+	if ((cthex = hex_encode(ct, ctlen)) == NULL ||
+	    (ivhex = hex_encode(iv, sizeof(iv))) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
@@ -768,9 +718,9 @@ aicred_open_row(PGresult *res, const struct crypto_key *k, const char *provider,
 	memset(out, 0, sizeof(*out));
 	if (PQfnumber(res, "ct") < 0 || PQfnumber(res, "iv") < 0 ||
 	    PQfnumber(res, "key_id") < 0 ||
-	    (ct = aicred_unhex(
+	    (ct = hex_decode(
 	         PQgetvalue(res, 0, PQfnumber(res, "ct")), &ctlen)) == NULL ||
-	    (iv = aicred_unhex(
+	    (iv = hex_decode(
 	         PQgetvalue(res, 0, PQfnumber(res, "iv")), &ivlen)) == NULL ||
 	    ivlen != CRYPTO_IV_LEN)
 		goto out;

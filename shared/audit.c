@@ -46,6 +46,7 @@
 
 #include <openssl/evp.h>
 
+#include "hex.h"
 #include "log.h"
 #include "parse.h"
 
@@ -138,37 +139,6 @@ audit_field(EVP_MD_CTX *md, const char *s)
 	len[3] = (unsigned char)n;
 	return EVP_DigestUpdate(md, len, sizeof(len)) &&
 	    EVP_DigestUpdate(md, s, n);
-}
-
-static int
-audit_hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes 64 hex digits into out; false when hex is anything else. */
-static bool
-audit_unhex(const char *hex, unsigned char out[AUDIT_HASH_LEN])
-{
-	int hi, lo;
-	size_t i;
-
-	if (strlen(hex) != 2 * AUDIT_HASH_LEN)
-		return false;
-	for (i = 0; i < AUDIT_HASH_LEN; i++) {
-		hi = audit_hex_digit(hex[2 * i]);
-		lo = audit_hex_digit(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
 }
 
 /*
@@ -347,9 +317,10 @@ audit_verify_row(const PGresult *res, int i, const unsigned char *prev,
 	r.details = audit_col(res, i, "details");
 	has_prev = audit_col(res, i, "prev_hash") != NULL;
 	if (has_prev &&
-	    !audit_unhex(audit_col(res, i, "prev_hash"), stored_prev))
+	    !hex_decode_to(
+	        audit_col(res, i, "prev_hash"), stored_prev, AUDIT_HASH_LEN))
 		return ERR_CONFLICT;
-	if (!audit_unhex(audit_col(res, i, "row_hash"), cur))
+	if (!hex_decode_to(audit_col(res, i, "row_hash"), cur, AUDIT_HASH_LEN))
 		return ERR_CONFLICT;
 	/* The anchor may point at a deleted row; any later row must link. */
 	if (prev != NULL &&

@@ -11,6 +11,7 @@
 #include <openssl/sha.h>
 
 #include "apikey.h"
+#include "hex.h"
 #include "log.h"
 
 static const char session_sql_create[] =
@@ -64,56 +65,6 @@ session_digest_hex(const char *token, char hex[65])
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 }
 
-/* Lowercase hex of n bytes into a malloc'ed string, or NULL. */
-static char *
-session_hex(const unsigned char *p, size_t n)
-{
-	char *h = malloc(2 * n + 1);
-	size_t i;
-
-	if (h == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		snprintf(h + 2 * i, 3, "%02x", p[i]);
-	h[2 * n] = '\0';
-	return h;
-}
-
-/* The value of one hex digit, or -1. */
-static int
-session_xdigit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Decodes hex (even length) into a malloc'ed buffer; NULL when bad. */
-static unsigned char *
-session_unhex(const char *h, size_t *n)
-{
-	size_t len = strlen(h), i;
-	unsigned char *p;
-	int hi, lo;
-
-	if (len % 2 != 0 || (p = malloc(len / 2 + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len / 2; i++) {
-		if ((hi = session_xdigit(h[2 * i])) < 0 ||
-		    (lo = session_xdigit(h[2 * i + 1])) < 0) {
-			free(p);
-			return NULL;
-		}
-		p[i] = (unsigned char)(hi * 16 + lo);
-	}
-	*n = len / 2;
-	return p;
-}
-
 berr
 session_create(struct db *db, long long user_id, int ttl_days,
     const char *client_ip, const struct session_secret *sec, char *token,
@@ -143,8 +94,8 @@ session_create(struct db *db, long long user_id, int ttl_days,
 	values[3] = client_ip;
 	values[4] = values[5] = values[6] = values[7] = NULL;
 	if (sec != NULL) {
-		if ((ct_hex = session_hex(sec->ct, sec->ctlen)) == NULL ||
-		    (iv_hex = session_hex(sec->iv, CRYPTO_IV_LEN)) == NULL) {
+		if ((ct_hex = hex_encode(sec->ct, sec->ctlen)) == NULL ||
+		    (iv_hex = hex_encode(sec->iv, CRYPTO_IV_LEN)) == NULL) {
 			rc = ERR_NOMEM;
 			goto out;
 		}
@@ -199,8 +150,8 @@ session_reseal_row(struct db *db, const struct crypto_key *key, const char *id,
 	const char *values[5];
 	berr rc = ERR_DENIED;
 
-	if ((ct = session_unhex(ct_hex, &ctlen)) == NULL ||
-	    (iv = session_unhex(iv_hex, &ivlen)) == NULL ||
+	if ((ct = hex_decode(ct_hex, &ctlen)) == NULL ||
+	    (iv = hex_decode(iv_hex, &ivlen)) == NULL ||
 	    ivlen != CRYPTO_IV_LEN ||
 	    (adlen = crypto_ad(user_id, upstream, ad, sizeof(ad))) == 0 ||
 	    crypto_open(key, key->previous->id, iv, ct, ctlen, ad, adlen, &pt,
@@ -209,8 +160,8 @@ session_reseal_row(struct db *db, const struct crypto_key *key, const char *id,
 	if ((rc = crypto_seal(key, pt, ptlen, ad, adlen, niv, &nct, &nctlen)) !=
 	    OK)
 		goto out;
-	if ((nct_hex = session_hex(nct, nctlen)) == NULL ||
-	    (niv_hex = session_hex(niv, CRYPTO_IV_LEN)) == NULL) {
+	if ((nct_hex = hex_encode(nct, nctlen)) == NULL ||
+	    (niv_hex = hex_encode(niv, CRYPTO_IV_LEN)) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
@@ -335,9 +286,9 @@ session_upstream_key(struct db *db, const struct crypto_key *key,
 	}
 	if (PQfnumber(res, "ct") < 0 || PQfnumber(res, "iv") < 0 ||
 	    PQfnumber(res, "key_id") < 0 ||
-	    (ct = session_unhex(
+	    (ct = hex_decode(
 	         PQgetvalue(res, 0, PQfnumber(res, "ct")), &ctlen)) == NULL ||
-	    (iv = session_unhex(
+	    (iv = hex_decode(
 	         PQgetvalue(res, 0, PQfnumber(res, "iv")), &ivlen)) == NULL ||
 	    ivlen != CRYPTO_IV_LEN) {
 		rc = ERR_DB;

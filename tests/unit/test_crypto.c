@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "hex.h"
 #include "log.h"
 #include "session.h"
 
@@ -420,6 +421,37 @@ test_session_token_shape(void)
 	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
+/* hex.h: what stored ciphertexts and audit hashes go through. */
+static void
+test_hex(void)
+{
+	static const unsigned char bytes[] = { 0x00, 0x01, 0x7f, 0x80, 0xab,
+		0xff };
+	unsigned char out[6], *back;
+	char *h = hex_encode(bytes, sizeof(bytes));
+	size_t n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	CU_ASSERT_STRING_EQUAL(h, "00017f80abff");
+	back = hex_decode(h, &n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
+	CU_ASSERT_EQUAL(n, sizeof(bytes));
+	CU_ASSERT_EQUAL(memcmp(back, bytes, n), 0);
+	free(back);
+	free(h);
+	CU_ASSERT_TRUE(hex_decode_to("00017F80ABff", out, sizeof(out)));
+	CU_ASSERT_EQUAL(memcmp(out, bytes, sizeof(out)), 0);
+	/* Wrong length, odd length, not hex. */
+	CU_ASSERT_FALSE(hex_decode_to("00017f80ab", out, sizeof(out)));
+	CU_ASSERT_PTR_NULL(hex_decode("abc", &n));
+	CU_ASSERT_PTR_NULL(hex_decode("0g", &n));
+	CU_ASSERT_PTR_NULL(hex_decode("0 ", &n));
+	back = hex_decode("", &n);
+	CU_ASSERT_PTR_NOT_NULL(back);
+	CU_ASSERT_EQUAL(n, 0);
+	free(back);
+}
+
 int
 main(void)
 {
@@ -437,6 +469,7 @@ main(void)
 		{ "crypto", "NIST GCM test case 16", test_known_answer },
 		{ "crypto", "seal arguments", test_seal_arguments },
 		{ "crypto", "key sources and file mode", test_key_sources },
+		{ "crypto", "hex encoding", test_hex },
 		{ "session", "token shape and digest",
 		    test_session_token_shape },
 	};
