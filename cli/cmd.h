@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* berth config check [FILE] | berth config show */
 int cmd_config(int argc, char **argv, const char *config_path);
@@ -87,17 +88,29 @@ int cmd_common_open(const char *who, const char *config_path,
     struct config **cfg, struct db **db);
 
 /*
- * Appends a successful admin action on resource ("user:alice") to the
- * audit log, with details.by = "cli:<OS user>"; takes ownership of details
- * (NULL = ERR_NOMEM). Returns audit_append()'s result.
- */
-/*
  * Copies s into buf (size > 0) with control characters (and DEL) replaced
  * by '?', cut to fit: text from the database on its way to a terminal.
  * Returns buf.
  */
 const char *cmd_common_clean(const char *s, char *buf, size_t size);
 
+/*
+ * One line from f into buf, its newline (and a CR before it) dropped;
+ * false at EOF or when the line does not fit.
+ */
+bool cmd_common_line(FILE *f, char *buf, size_t size);
+
+/*
+ * Writes prompt on the terminal (/dev/tty) and reads one line, echo off
+ * when secret (restored afterwards). false without a terminal.
+ */
+bool cmd_common_prompt(const char *prompt, bool secret, char *buf, size_t size);
+
+/*
+ * Appends a successful admin action on resource ("user:alice") to the
+ * audit log, with details.by = "cli:<OS user>"; takes ownership of details
+ * (NULL = ERR_NOMEM). Returns audit_append()'s result.
+ */
 berr cmd_common_audit(struct db *db, const char *action, const char *resource,
     const char *environment, struct json_object *details);
 

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,51 +39,6 @@ cmd_auth_usage(void)
 	    "       berth auth anthropic status\n"
 	    "       berth auth anthropic logout\n");
 	return 2;
-}
-
-/* One line from f into buf, newline and CR dropped; false at EOF or when
- * the line does not fit. */
-static bool
-cmd_auth_line(FILE *f, char *buf, size_t size)
-{
-	size_t n;
-
-	if (fgets(buf, (int)size, f) == NULL)
-		return false;
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	else if (!feof(f))
-		return false;
-	if (n > 0 && buf[n - 1] == '\r')
-		buf[--n] = '\0';
-	return true;
-}
-
-/* Asks for the code on the terminal, echo off. false without a tty. */
-static bool
-cmd_auth_prompt(char *buf, size_t size)
-{
-	struct termios old, quiet;
-	FILE *tty = fopen("/dev/tty", "r+");
-	bool ok, restore = false;
-
-	if (tty == NULL)
-		return false;
-	fputs("Paste the code (CODE#STATE; not echoed): ", tty);
-	fflush(tty);
-	if (tcgetattr(fileno(tty), &old) == 0) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		restore = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
-	}
-	ok = cmd_auth_line(tty, buf, size);
-	if (restore) {
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
-		fputs("\n", tty);
-	}
-	fclose(tty);
-	return ok;
 }
 
 /* "2026-11-24 10:00:00 UTC" of t into buf. */
@@ -192,8 +146,10 @@ cmd_auth_login(struct db *db, const struct config *cfg, bool code_stdin)
 	       "Then paste the code the page shows (CODE#STATE).\n",
 	    url);
 	fflush(stdout);
-	if (code_stdin ? !cmd_auth_line(stdin, pasted, sizeof(pasted))
-	               : !cmd_auth_prompt(pasted, sizeof(pasted))) {
+	if (code_stdin ? !cmd_common_line(stdin, pasted, sizeof(pasted))
+	               : !cmd_common_prompt(
+	                     "Paste the code (CODE#STATE; not echoed): ", true,
+	                     pasted, sizeof(pasted))) {
 		fprintf(stderr, "berth auth anthropic login: no code read%s\n",
 		    code_stdin ? " from stdin"
 		               : " (no terminal: use --code-stdin)");

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 
 #include <unistd.h>
 
@@ -114,4 +115,46 @@ cmd_common_audit_result(struct db *db, const char *action, const char *resource,
 	rc = audit_append(db, &ev);
 	json_object_put(details);
 	return rc;
+}
+
+bool
+cmd_common_line(FILE *f, char *buf, size_t size)
+{
+	size_t n;
+
+	if (fgets(buf, (int)size, f) == NULL)
+		return false;
+	n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	else if (!feof(f))
+		return false; /* longer than the buffer */
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	return true;
+}
+
+bool
+cmd_common_prompt(const char *prompt, bool secret, char *buf, size_t size)
+{
+	struct termios old, quiet;
+	FILE *tty = fopen("/dev/tty", "r+");
+	bool ok, restore = false;
+
+	if (tty == NULL)
+		return false;
+	fputs(prompt, tty);
+	fflush(tty);
+	if (secret && tcgetattr(fileno(tty), &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		restore = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
+	}
+	ok = cmd_common_line(tty, buf, size);
+	if (restore) {
+		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
+		fputs("\n", tty);
+	}
+	fclose(tty);
+	return ok;
 }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -24,51 +23,6 @@
 #include "tokenstore.h"
 
 #define CMD_SESSION_TIMEOUT 30
-
-/* Reads one line (without its newline) from f into buf. false at EOF or
- * when the line does not fit. */
-static bool
-cmd_session_line(FILE *f, char *buf, size_t size)
-{
-	size_t n;
-
-	if (fgets(buf, (int)size, f) == NULL)
-		return false;
-	n = strlen(buf);
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	else if (!feof(f))
-		return false; /* longer than the buffer */
-	if (n > 0 && buf[n - 1] == '\r')
-		buf[--n] = '\0';
-	return true;
-}
-
-/* Prompts on the terminal; echo off when secret. false without a tty. */
-static bool
-cmd_session_prompt(const char *prompt, bool secret, char *buf, size_t size)
-{
-	struct termios old, quiet;
-	FILE *tty = fopen("/dev/tty", "r+");
-	bool ok, restore = false;
-
-	if (tty == NULL)
-		return false;
-	fputs(prompt, tty);
-	fflush(tty);
-	if (secret && tcgetattr(fileno(tty), &old) == 0) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		restore = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
-	}
-	ok = cmd_session_line(tty, buf, size);
-	if (restore) {
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
-		fputs("\n", tty);
-	}
-	fclose(tty);
-	return ok;
-}
 
 /* The message of a JSON error body, or the body's first bytes. */
 static const char *
@@ -157,7 +111,7 @@ cmd_login(int argc, char **argv, const char *config_path)
 		return 1;
 	}
 	if (username == NULL) {
-		if (!cmd_session_prompt(
+		if (!cmd_common_prompt(
 		        "Username: ", false, user, sizeof(user)) ||
 		    user[0] == '\0') {
 			fprintf(stderr,
@@ -168,8 +122,8 @@ cmd_login(int argc, char **argv, const char *config_path)
 		username = user;
 	}
 	if (from_stdin
-	        ? !cmd_session_line(stdin, pw, sizeof(pw))
-	        : !cmd_session_prompt("Password: ", true, pw, sizeof(pw))) {
+	        ? !cmd_common_line(stdin, pw, sizeof(pw))
+	        : !cmd_common_prompt("Password: ", true, pw, sizeof(pw))) {
 		fprintf(stderr, "berth login: no password read%s\n",
 		    from_stdin ? " from stdin"
 		               : " (no terminal: use --password-stdin)");
