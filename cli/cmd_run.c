@@ -16,10 +16,12 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "crypto.h"
 #include "db.h"
 #include "log.h"
 #include "parse.h"
 #include "runner.h"
+#include "upstream_tools.h"
 
 static const char cmd_run_sql_show[] =
     "SELECT json_build_object('id', r.id, 'agent', r.agent_name, "
@@ -118,12 +120,17 @@ cmd_run_work(bool once, int max, const char *config_path)
 	struct runner_outcome o;
 	struct config *cfg = NULL;
 	struct db *db = NULL;
-	char host[128] = "", worker[200];
+	static struct crypto_key key, old;
+	char host[128] = "", worker[200], why[512];
 	int done = 0, status = 1;
 	berr rc;
 
 	if (cmd_common_open("run", config_path, &cfg, &db) != 0)
 		goto out;
+	if (upstream_tools_setup(cfg, &key, &old, why, sizeof(why)) != OK)
+		fprintf(stderr,
+		    "berth run: upstream tools not available to agents: %s\n",
+		    why);
 	(void)gethostname(host, sizeof(host) - 1);
 	snprintf(worker, sizeof(worker), "%s:%ld:cli", host, (long)getpid());
 	for (;;) {
@@ -143,6 +150,9 @@ cmd_run_work(bool once, int max, const char *config_path)
 		printf("no queued runs\n");
 	status = 0;
 out:
+	upstream_tools_free();
+	crypto_key_wipe(&key);
+	crypto_key_wipe(&old);
 	db_free(db);
 	config_free(cfg);
 	return status;

@@ -16,12 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "db.h"
 #include "agents.h"
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
 #include "log.h"
 #include "maintenance.h"
 #include "runner.h"
+#include "upstream_tools.h"
 
 static volatile sig_atomic_t workers_term, workers_hup;
 
@@ -286,7 +288,8 @@ workers_main(const char *path, struct config *cfg, int index)
 	struct runner_outcome o;
 	struct sigaction sa;
 	struct db *db;
-	char host[128] = "", id[200];
+	static struct crypto_key key, old;
+	char host[128] = "", id[200], why[512];
 	unsigned long listened = 0;
 	int status = 0;
 	berr rc;
@@ -312,6 +315,12 @@ workers_main(const char *path, struct config *cfg, int index)
 		db_free(db);
 		return status;
 	}
+	/* Agents may name upstream tools: they run with the key of the user
+	 * who queued the run, as on /mcp. */
+	if (upstream_tools_setup(cfg, &key, &old, why, sizeof(why)) != OK)
+		log_error("worker %d: upstream tools not available to "
+		          "agents: %s",
+		    index, why);
 	log_info("worker %d: ready (%s)", index, id);
 	while (!workers_term) {
 		if (workers_hup)
@@ -329,6 +338,9 @@ workers_main(const char *path, struct config *cfg, int index)
 		if (o.run_id == 0 && !workers_term)
 			workers_wait(db, &listened);
 	}
+	upstream_tools_free();
+	crypto_key_wipe(&key);
+	crypto_key_wipe(&old);
 	db_free(db);
 	config_free(cfg);
 	log_info("worker %d: stopped", index);

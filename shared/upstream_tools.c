@@ -319,6 +319,36 @@ out:
 	return rc;
 }
 
+berr
+upstream_tools_setup(const struct config *cfg, struct crypto_key *key,
+    struct crypto_key *old, char *why, size_t whysize)
+{
+	char buf[512];
+	const char *w = NULL;
+	berr rc;
+
+	if (cfg->upstream.tools_file[0] == '\0')
+		return OK;
+	if (!upstream_configured(cfg)) {
+		snprintf(why, whysize,
+		    "upstream.tools_file needs "
+		    "upstream.base_url");
+		return ERR_CONFIG;
+	}
+	if ((rc = crypto_key_load(cfg, key, buf, sizeof(buf), &w)) != OK) {
+		snprintf(why, whysize, "%s", w ? w : err_str(rc));
+		return ERR_CONFIG;
+	}
+	rc = crypto_key_load_old(cfg, old, buf, sizeof(buf), &w);
+	if (rc == OK) {
+		key->previous = old;
+	} else if (rc != ERR_NOT_FOUND) {
+		snprintf(why, whysize, "old key: %s", w ? w : err_str(rc));
+		return ERR_CONFIG;
+	}
+	return upstream_tools_load(cfg->upstream.tools_file, key, why, whysize);
+}
+
 void
 upstream_tools_free(void)
 {

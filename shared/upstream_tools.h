@@ -43,6 +43,20 @@ struct crypto_key;
 berr upstream_tools_load(const char *path, const struct crypto_key *key,
     char *why, size_t whysize) __attribute__((warn_unused_result));
 
+/*
+ * For a process that runs tools for principals but does not serve logins
+ * (berthd's run workers, `berth run work`): when upstream.tools_file is
+ * set, loads the master key into *key (and the previous one during a
+ * rotation into *old; both caller-owned, outliving every tool call) and
+ * the tools, so an agent's upstream tool call uses the key of the user who
+ * queued the run, as on /mcp. OK (also with no tools file); ERR_CONFIG
+ * with why (no upstream.base_url, no usable master key), or what
+ * upstream_tools_load() returns.
+ */
+berr upstream_tools_setup(const struct config *cfg, struct crypto_key *key,
+    struct crypto_key *old, char *why, size_t whysize)
+    __attribute__((warn_unused_result));
+
 /* Unregisters and frees what upstream_tools_load() made. */
 void upstream_tools_free(void);
 

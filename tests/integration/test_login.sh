@@ -70,7 +70,11 @@ up_mode() {
 		fail "cannot set the upstream's mode to $1"
 }
 
+AI_PID=''
+BD_PID=''
 login_cleanup() {
+	[[ -z $BD_PID ]] || kill -KILL "$BD_PID" 2>/dev/null || true
+	[[ -z $AI_PID ]] || kill "$AI_PID" 2>/dev/null || true
 	up_stop
 	rm -rf -- "$WORK"
 }
@@ -332,8 +336,9 @@ import json, sys
 b = sys.argv[1]
 if b.lstrip().startswith("{"):
     m = json.loads(b)
-else:
-    m = json.loads("\n".join(l[5:].strip() for l in b.splitlines() if l.startswith("data:")))
+else:  # an SSE answer: notifications first, the response (with an id) last
+    m = [json.loads(l[5:]) for l in b.splitlines() if l.startswith("data:")]
+    m = [x for x in m if "id" in x][-1]
 print(json.dumps(m.get("result", m), sort_keys=True))
 ' "$BODY"
 }
@@ -362,6 +367,66 @@ akey=$("$BERTH_BIN" apikey create alice --name tools 2>/dev/null) || fail "berth
 r=$(mcp_tool "$akey" upstream_me '{}') || fail "mcp_tool: $r"
 assert_eq "$(jpath "$r" structuredContent.user)" alice "alice via her API key: her newest session's key"
 pass "alice's API key uses the upstream key of her newest session"
+
+# --- agents: an upstream tool called with the key of whoever started the run ----------
+# An agent naming upstream_me, run by berthd's run worker (which loads the
+# same tools file and master key) against the stand-in provider: started
+# through /mcp by alice and by bob, each run's tool call reaches the
+# upstream with that user's key; started from the CLI (no user), the tool
+# tells the model to log in, and nothing reaches the upstream.
+AI_KEY=sk-mock-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+"$LIB_PY" "$BERTH_SRCDIR/tests/integration/ai-mock/ai_mock.py" \
+	--port-file "$WORK/ai.port" --log "$WORK/ai.jsonl" --key "$AI_KEY" >"$WORK/ai.out" 2>&1 &
+AI_PID=$!
+for _ in $(seq 100); do [[ -s $WORK/ai.port ]] && break; sleep 0.1; done
+[[ -s $WORK/ai.port ]] || fail "ai_mock.py did not start: $(cat "$WORK/ai.out")"
+mkdir -p "$WORK/ws/environments/development/agents"
+printf '%s\n' '---' 'name: upstreamer' 'description: asks the upstream who the caller is' \
+	'model: tool-then-text' 'max_steps: 3' 'tools: [upstream_me]' '---' '{{userInput}}' \
+	>"$WORK/ws/environments/development/agents/upstreamer.prompt"
+cp "$BERTH_CONFIG" "$WORK/worker.yaml"
+printf '%s\n' "workspace: \"$WORK/ws\"" 'ai_provider: openai' 'ai_model: text' \
+	"ai_base_url: \"http://127.0.0.1:$(cat "$WORK/ai.port")/v1\"" 'ai_max_retries: 0' \
+	'runner:' '  workers: 1' >>"$WORK/worker.yaml"
+"$BERTH_BIN" --config "$WORK/worker.yaml" agent sync >"$WORK/sync.out" 2>&1 ||
+	fail "agent sync: $(cat "$WORK/sync.out")"
+OPENAI_API_KEY=$AI_KEY "$BUILD/daemon/berthd" --config "$WORK/worker.yaml" >"$WORK/berthd.log" 2>&1 &
+BD_PID=$!
+cp "$UP_LOG" "$UP_LOG.before"
+r=$(mcp_tool "$ALICE_TOKEN" agent_upstreamer '{"input":"Who am I upstream?"}') || fail "mcp_tool: $r"
+assert_eq "$(jpath "$r" isError)" false "alice's agent run isError: $r"
+assert_contains "$(jpath "$r" content)" 'The tool said: {' "alice's agent answered with the tool's result"
+assert_contains "$(jpath "$r" content)" 'alice' "alice's agent saw alice upstream"
+r=$(mcp_tool "$BOB_TOKEN" agent_upstreamer '{"input":"Who am I upstream?"}') || fail "mcp_tool: $r"
+assert_contains "$(jpath "$r" content)" 'bob' "bob's agent saw bob upstream"
+keys=$({ diff "$UP_LOG.before" "$UP_LOG" || true; } | sed -n 's/^> //p' | "$LIB_PY" -c '
+import json, sys
+print(" ".join("%s=%s" % (json.loads(l)["path"], json.loads(l)["x_api_key"]) for l in sys.stdin))')
+assert_eq "$keys" "/api/me=tsk-alice-7f3a9c1e5b2d4a6f8e0c /api/me=tsk-bob-0d9e8c7b6a5f4e3d2c1b" "keys the upstream received from the agents' runs"
+assert_eq "$(sql "SELECT string_agg(u.username || ':' || r.source || ':' || (r.tool_calls->0->>'name') || ':' || (r.tool_calls->0->>'success'), ' ' ORDER BY r.id) FROM runs r JOIN users u ON u.id = r.requested_by")" \
+	"alice:mcp:upstream_me:true bob:mcp:upstream_me:true" "the runs, their users and tool calls"
+pass "an agent's upstream tool call uses the key of the user who started the run: alice's run sent alice's key, bob's bob's ($keys)"
+kill -TERM "$BD_PID" 2>/dev/null || true
+wait "$BD_PID" 2>/dev/null || true
+BD_PID=''
+if grep -q "upstream tools not available" "$WORK/berthd.log"; then
+	fail "berthd's worker did not load the upstream tools: $(cat "$WORK/berthd.log")"
+fi
+
+cp "$UP_LOG" "$UP_LOG.before"
+cli_run=$("$BERTH_BIN" --config "$WORK/worker.yaml" agent run upstreamer "Who am I?" 2>"$WORK/err") ||
+	fail "agent run: $(cat "$WORK/err")"
+OPENAI_API_KEY=$AI_KEY "$BERTH_BIN" --config "$WORK/worker.yaml" run work --once >"$WORK/work.out" 2>&1 ||
+	fail "run work: $(cat "$WORK/work.out")"
+assert_contains "$(cat "$WORK/work.out")" "run $cli_run: succeeded" "the CLI's run"
+if grep -q "upstream tools not available" "$WORK/work.out"; then
+	fail "berth run work did not load the upstream tools: $(cat "$WORK/work.out")"
+fi
+assert_eq "$(sql "SELECT (tool_calls->0->>'name') || ':' || (tool_calls->0->>'success') || ':' || (position('berth login' in tool_calls->0->>'result') > 0) FROM runs WHERE id = $cli_run")" \
+	"upstream_me:false:true" "the CLI's run: the tool asked for a login"
+cmp -s "$UP_LOG.before" "$UP_LOG" || fail "a run without a user reached the upstream"
+kill "$AI_PID" 2>/dev/null || true
+pass "a run started from the CLI (no user) gets no upstream key: the tool tells the model to log in, nothing reaches the upstream"
 
 # A sealed key copied into another user's row does not open (the
 # additional data binds it to alice): bob's call fails, nothing is sent.
