@@ -114,6 +114,14 @@ bool cmd_common_prompt(const char *prompt, bool secret, char *buf, size_t size);
 berr cmd_common_audit(struct db *db, const char *action, const char *resource,
     const char *environment, struct json_object *details);
 
+/*
+ * After the commit of a change that takes something from a credential
+ * (revoked key, disabled user, changed roles): waits until no responder
+ * can still answer from a cache that predates it (authcache.h). A failure
+ * is only reported on stderr under who: the change itself stands.
+ */
+void cmd_common_barrier(struct db *db, const char *who);
+
 /* As cmd_common_audit(), for an action that may have failed. */
 berr cmd_common_audit_result(struct db *db, const char *action,
     const char *resource, const char *environment, struct json_object *details,

@@ -363,6 +363,8 @@ cmd_apikey_revoke(struct db *db, const char *arg)
 	memset(&a, 0, sizeof(a));
 	a.id = strtoll(arg, NULL, 10);
 	rc = db_tx(db, cmd_apikey_revoke_tx, &a);
+	if (rc == OK)
+		cmd_common_barrier(db, "apikey revoke");
 	if (rc == ERR_NOT_FOUND) {
 		fprintf(stderr, "berth: apikey revoke: no key %s\n", arg);
 		return 1;

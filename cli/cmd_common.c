@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "authcache.h"
 #include "config.h"
 #include "db.h"
 
@@ -115,6 +116,19 @@ cmd_common_audit_result(struct db *db, const char *action, const char *resource,
 	rc = audit_append(db, &ev);
 	json_object_put(details);
 	return rc;
+}
+
+void
+cmd_common_barrier(struct db *db, const char *who)
+{
+	berr rc = authcache_barrier(db);
+
+	if (rc != OK)
+		fprintf(stderr,
+		    "berth: %s: done, but the responders could not be asked "
+		    "to forget it (%s): they do within auth.cache_lease "
+		    "seconds\n",
+		    who, err_str(rc));
 }
 
 bool

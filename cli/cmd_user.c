@@ -673,6 +673,8 @@ cmd_user_revoke(struct db *db, struct cmd_user_args *a)
 {
 	berr rc = db_tx(db, cmd_user_revoke_tx, a);
 
+	if (rc == OK)
+		cmd_common_barrier(db, "user revoke");
 	if (rc == ERR_NOT_FOUND) {
 		fprintf(stderr, "berth: user revoke: no user %s\n", a->name);
 		return 1;
@@ -749,6 +751,8 @@ cmd_user_grant(struct db *db, struct cmd_user_args *a)
 		return 2;
 	}
 	rc = db_tx(db, cmd_user_grant_tx, a);
+	if (rc == OK)
+		cmd_common_barrier(db, "user grant");
 	if (rc == ERR_NOT_FOUND) {
 		fprintf(stderr, "berth: user grant: no user %s\n", a->name);
 		return 1;

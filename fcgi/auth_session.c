@@ -12,6 +12,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "authcache.h"
 #include "config.h"
 #include "guard.h"
 #include "log.h"
@@ -103,6 +104,12 @@ auth_session_logout(struct worker_ctx *ctx, struct request *req)
 		auth_session_reply_db(req, rc);
 		return;
 	}
+	/* Answered only once no responder can still accept the token from
+	 * its cache (authcache.h). */
+	if (rc == OK && authcache_barrier(ctx->db) != OK)
+		log_warn("logout: session %lld ended, but the responders' "
+		         "caches were not confirmed empty; request %s",
+		    id, req->request_id);
 	if ((d = json_object_new_object()) != NULL) {
 		json_object_object_add(
 		    d, "session_id", json_object_new_int64(id));

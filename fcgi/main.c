@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include <fcgiapp.h>
 
 #include "agent_tools.h"
+#include "authcache.h"
 #include "autoconf.h"
 #include "config.h"
 #include "crypto.h"
@@ -51,6 +53,32 @@ main_usage(FILE *out)
 	    "(LISTEN_FDS)\n"
 	    "or on fd 0 (spawn-fcgi, mod_fcgid), else fcgi.listen from the "
 	    "config.\n");
+}
+
+/*
+ * With the credential cache on (authcache.h), a worker waits for a
+ * connection and for PostgreSQL's notifications at once, so an idle
+ * worker acknowledges a revocation at once instead of making the
+ * revoker wait out its lease. The listening socket is non-blocking then:
+ * of several workers woken by one connection, the losers get EAGAIN from
+ * FCGX_Accept_r() and come back here. The worker counts as busy while it
+ * waits, so SIGTERM lets it give its lease back before it exits; the wait
+ * is cut to a second so that the flag is seen. 1: a connection may be
+ * waiting; 0: not yet.
+ */
+static int
+main_idle(int fd, struct db *db)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+		{ .fd = authcache_fd(db), .events = POLLIN } };
+	int n;
+
+	n = poll(p, p[1].fd >= 0 ? 2 : 1, 1000);
+	if (n <= 0)
+		return 0;
+	if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
+		authcache_sync(db);
+	return (p[0].revents & POLLIN) != 0;
 }
 
 /* The body of one worker process: accept, route, answer, repeat. */
@@ -83,14 +111,36 @@ main_worker(int fd, void *arg)
 	/* Connect now so the first request does not pay for it; failure is
 	 * fine here, db_exec() reconnects. */
 	(void)!db_connect(ctx.db);
+	if (main_cfg->auth.cache_lease > 0) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+			log_error("cannot make the listening socket "
+			          "non-blocking: %s",
+			    strerror(errno));
+			status = 1;
+			goto out;
+		}
+		authcache_enable(main_cfg->auth.cache_lease);
+		authcache_sync(ctx.db);
+	}
 
 	for (;;) {
-		server_worker_busy(0);
+		int r;
+
+		server_worker_busy(authcache_enabled());
 		if (server_worker_stopping())
 			break;
-		if (FCGX_Accept_r(&fcgx) < 0)
+		if (authcache_enabled() && main_idle(fd, ctx.db) == 0)
+			continue;
+		if ((r = FCGX_Accept_r(&fcgx)) < 0) {
+			if (authcache_enabled() &&
+			    (r == -EAGAIN || r == -EINTR))
+				continue;
 			break;
+		}
 		server_worker_busy(1);
+		authcache_sync(ctx.db);
 		if (request_init(&req, &fcgx) == OK)
 			router_dispatch(&ctx, &req);
 		else if (!req.replied)
@@ -100,6 +150,7 @@ main_worker(int fd, void *arg)
 		FCGX_Finish_r(&fcgx);
 	}
 out:
+	authcache_release(ctx.db);
 	db_free(ctx.db);
 	return status;
 }

@@ -17,6 +17,7 @@
 
 #include <json-c/json.h>
 
+#include "authcache.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -73,14 +74,67 @@ agent_tools_waits(struct json_object *args)
 	return true; /* a run takes as long as its model */
 }
 
+/*
+ * The listing of each environment, kept while authcache_agents_gen() stays
+ * the same: a trigger on agents notifies every change (authcache.h), so
+ * tools/list costs no query of its own here. Not a permission: who may see
+ * agent tools is still decided per request from the principal.
+ */
+#define AGENT_TOOLS_CACHED 8
+static struct {
+	char environment[65];
+	unsigned long gen; /* 0: empty */
+	struct json_object *tools;
+} agent_tools_cache[AGENT_TOOLS_CACHED];
+
+/* The cached listing of env as a new reference, NULL when there is none. */
+static struct json_object *
+agent_tools_cached(const char *env, unsigned long gen)
+{
+	size_t i;
+
+	if (gen == 0)
+		return NULL;
+	for (i = 0; i < AGENT_TOOLS_CACHED; i++)
+		if (agent_tools_cache[i].gen == gen &&
+		    strcmp(agent_tools_cache[i].environment, env) == 0)
+			return json_object_get(agent_tools_cache[i].tools);
+	return NULL;
+}
+
+/* Keeps tools (a new reference is taken) as env's listing of gen. */
+static void
+agent_tools_keep(
+    const char *env, unsigned long gen, struct json_object *tools)
+{
+	size_t i, slot = 0;
+
+	if (gen == 0 || strlen(env) >= sizeof(agent_tools_cache[0].environment))
+		return;
+	for (i = 0; i < AGENT_TOOLS_CACHED; i++) {
+		if (agent_tools_cache[i].gen != gen ||
+		    strcmp(agent_tools_cache[i].environment, env) == 0) {
+			slot = i;
+			break;
+		}
+	}
+	json_object_put(agent_tools_cache[slot].tools);
+	snprintf(agent_tools_cache[slot].environment,
+	    sizeof(agent_tools_cache[slot].environment), "%s", env);
+	agent_tools_cache[slot].gen = gen;
+	agent_tools_cache[slot].tools = json_object_get(tools);
+}
+
 static berr
 agent_tools_list(const struct tool_call_ctx *ctx, struct json_object **tools)
 {
 	const char *v[2] = { ctx->environment, AGENT_TOOLS_PREFIX };
+	unsigned long gen = authcache_agents_gen();
 	PGresult *res = NULL;
 	berr rc;
 
-	*tools = NULL;
+	if ((*tools = agent_tools_cached(ctx->environment, gen)) != NULL)
+		return OK;
 	if ((rc = db_prepare(
 	         ctx->db, "agent_tools_list", agent_tools_sql_list, 2)) != OK ||
 	    (rc = db_exec(ctx->db, "agent_tools_list", 2, v, &res)) != OK)
@@ -88,6 +142,8 @@ agent_tools_list(const struct tool_call_ctx *ctx, struct json_object **tools)
 	if (PQntuples(res) != 1 ||
 	    (*tools = json_tokener_parse(PQgetvalue(res, 0, 0))) == NULL)
 		rc = ERR_DB;
+	else if (gen == authcache_agents_gen())
+		agent_tools_keep(ctx->environment, gen, *tools);
 out:
 	PQclear(res);
 	return rc;

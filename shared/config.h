@@ -167,6 +167,9 @@ struct config {
 		int lockout_window;           /* seconds */
 		/* Seconds between last_used writes of a key; 0 = every use. */
 		int key_touch_interval;
+		/* Seconds a responder's credential cache may live without
+		 * hearing from PostgreSQL (authcache.h); 0 = no cache. */
+		int cache_lease;
 		char *default_role; /* built-in or a key of roles: */
 		/* Environment of the role given to users created on first
 		 * upstream login ("*" = every environment). */

@@ -60,6 +60,9 @@
 #define LIMIT_MIGRATION_BYTES (4 * 1024 * 1024)
 /* Most berth-fcgi workers one parent runs. */
 #define LIMIT_WORKERS 256
+/* Credentials one berth-fcgi worker keeps resolved (authcache.h): about
+ * 7 KB each, so 64 cost under 0.5 MB per worker, touched only as used. */
+#define LIMIT_AUTHCACHE_ENTRIES 64
 
 /*
  * The Lighthouse link (berthd). Largest message accepted from Lighthouse

@@ -20,7 +20,9 @@
 #include <json-c/json.h>
 
 #include "apikey.h"
+#include "authcache.h"
 #include "config.h"
+#include "hex.h"
 #include "limit.h"
 #include "log.h"
 #include "oauth.h"
@@ -58,13 +60,15 @@ static const char principal_sql_key[] =
     " WHERE f.scope = 'address' AND f.subject = $3::text"
     " AND f.locked_until > now()) AS locked_for,"
     " k.key_id, k.user_id, k.username, k.email, k.org_id, k.revoked,"
-    " k.expired, k.disabled, k.stale,"
+    " k.expired, k.disabled, k.stale, k.expires_in,"
     " (SELECT coalesce(json_object_agg(r.environment, r.role"
     " ORDER BY r.environment), '{}'::json)"
     " FROM user_roles r WHERE r.user_id = k.user_id) AS roles "
     "FROM (SELECT 1) one LEFT JOIN ("
     " SELECT a.id AS key_id, a.revoked_at IS NOT NULL AS revoked,"
     " (a.expires_at IS NOT NULL AND a.expires_at <= now()) AS expired,"
+    " least(floor(extract(epoch FROM a.expires_at - now())), 86400)::int"
+    " AS expires_in,"
     " (a.last_used_at IS NULL"
     " OR a.last_used_at < now() - make_interval(secs => $2::int)) AS stale,"
     " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
@@ -91,12 +95,14 @@ static const char principal_sql_session[] =
     " WHERE f.scope = 'address' AND f.subject = $3::text"
     " AND f.locked_until > now()) AS locked_for,"
     " s.session_id, s.user_id, s.username, s.email, s.org_id, s.expired,"
-    " s.disabled, s.stale,"
+    " s.disabled, s.stale, s.expires_in,"
     " (SELECT coalesce(json_object_agg(r.environment, r.role"
     " ORDER BY r.environment), '{}'::json)"
     " FROM user_roles r WHERE r.user_id = s.user_id) AS roles "
     "FROM (SELECT 1) one LEFT JOIN ("
     " SELECT x.id AS session_id, x.expires_at <= now() AS expired,"
+    " least(floor(extract(epoch FROM x.expires_at - now())), 86400)::int"
+    " AS expires_in,"
     " x.last_used_at < now() - make_interval(secs => $2::int) AS stale,"
     " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
     " coalesce(u.org_id, '') AS org_id, u.disabled"
@@ -212,6 +218,26 @@ principal_touch_interval(const struct config *cfg)
 }
 
 /*
+ * How long a successful lookup may be answered from the worker's cache
+ * (authcache.h): until the next last_used_at write is due, and never past
+ * the credential's expiry (column expires_in, seconds; NULL: none).
+ */
+static int
+principal_cache_ttl(const struct config *cfg, const PGresult *res)
+{
+	const char *v = principal_col(res, "expires_in");
+	int ttl = principal_touch_interval(cfg), left;
+
+	if (v == NULL)
+		return 0;
+	if (*v == '\0')
+		return ttl;
+	if (parse_int(v, INT_MIN, INT_MAX, &left) != OK)
+		return 0;
+	return left < ttl ? left : ttl;
+}
+
+/*
  * The API-key branch: key is well formed. OK with *out filled, ERR_DENIED
  * (logged here with the key's first 6 characters), ERR_DB_DOWN, ERR_DB.
  */
@@ -223,10 +249,14 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 	char hex[2 * APIKEY_DIGEST_LEN + 1], interval[16], shown[16];
 	const char *values[3], *v, *reason = NULL;
 	PGresult *res = NULL;
+	unsigned long mark;
 	size_t i;
 	berr rc;
 
 	apikey_digest(key, d);
+	if (authcache_get(db, AUTH_API_KEY, d, address, out))
+		return OK;
+	mark = authcache_mark();
 	for (i = 0; i < sizeof(d); i++)
 		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	snprintf(
@@ -281,6 +311,9 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 	else if ((v = principal_col(res, "stale")) != NULL && *v == 't')
 		principal_touch(
 		    db, "principal_key_touch", out->token_id, interval);
+	if (reason == NULL)
+		authcache_put(db, AUTH_API_KEY, d, address, out,
+		    principal_cache_ttl(cfg, res), mark);
 out:
 	if (reason != NULL) {
 		log_secret_prefix(key, shown, sizeof(shown));
@@ -320,11 +353,18 @@ principal_from_session(struct db *db, const struct config *cfg,
     const char **why)
 {
 	char hex[65], interval[16], shown[16];
+	unsigned char d[32];
 	const char *values[3], *v, *reason = NULL;
 	PGresult *res = NULL;
+	unsigned long mark;
 	berr rc;
 
 	session_digest_hex(token, hex);
+	if (!hex_decode_to(hex, d, sizeof(d)))
+		return ERR_INTERNAL;
+	if (authcache_get(db, AUTH_SESSION, d, address, out))
+		return OK;
+	mark = authcache_mark();
 	snprintf(
 	    interval, sizeof(interval), "%d", principal_touch_interval(cfg));
 	values[0] = hex;
@@ -371,6 +411,9 @@ principal_from_session(struct db *db, const struct config *cfg,
 	else if ((v = principal_col(res, "stale")) != NULL && *v == 't')
 		principal_touch(
 		    db, "principal_session_touch", out->token_id, interval);
+	if (reason == NULL)
+		authcache_put(db, AUTH_SESSION, d, address, out,
+		    principal_cache_ttl(cfg, res), mark);
 out:
 	if (reason != NULL) {
 		log_info("auth: session token %s refused: %s%s%s%s",

@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 
 #include "audit.h"
+#include "authcache.h"
 #include "authz.h"
 #include "config.h"
 #include "db.h"
@@ -917,6 +918,9 @@ tools_wait_run(const struct tool_call_ctx *ctx, long long run_id, int wait_ms,
 				*end = TOOLS_WAIT_CANCELLED;
 				return OK;
 			}
+			/* A long wait still acknowledges revocations, so
+			 * that no revoker waits out this worker's lease. */
+			authcache_sync(ctx->db);
 			nanosleep(&ts, NULL);
 		}
 	}
