@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "authcache.h"
 #include "authfail.h"
 #include "config.h"
 #include "log.h"
@@ -212,6 +213,11 @@ guard_principal(
 	if (lrc != OK && lrc != ERR_DENIED)
 		log_warn("auth: could not count the failure from %s (%s)",
 		    addr ? addr : "?", err_str(lrc));
+	/* A lock that may have just started: from the answer on, no worker
+	 * may accept a credential from this address out of its cache. */
+	if (lrc == ERR_DENIED && authcache_barrier(ctx->db) != OK)
+		log_warn("auth: lock of %s not confirmed by every responder",
+		    addr ? addr : "?");
 	/* principal_resolve() logged the precise reason already. */
 	log_debug("auth: request %s from %s refused: %s", req->request_id,
 	    addr ? addr : "?", p->reason);

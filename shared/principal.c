@@ -61,6 +61,7 @@ static const char principal_sql_key[] =
     " AND f.locked_until > now()) AS locked_for,"
     " k.key_id, k.user_id, k.username, k.email, k.org_id, k.revoked,"
     " k.expired, k.disabled, k.stale, k.expires_in,"
+    " k.touch_in,"
     " (SELECT coalesce(json_object_agg(r.environment, r.role"
     " ORDER BY r.environment), '{}'::json)"
     " FROM user_roles r WHERE r.user_id = k.user_id) AS roles "
@@ -68,7 +69,8 @@ static const char principal_sql_key[] =
     " SELECT a.id AS key_id, a.revoked_at IS NOT NULL AS revoked,"
     " (a.expires_at IS NOT NULL AND a.expires_at <= now()) AS expired,"
     " least(floor(extract(epoch FROM a.expires_at - now())), 86400)::int"
-    " AS expires_in,"
+    " AS expires_in, least(floor(extract(epoch FROM a.last_used_at"
+    " + make_interval(secs => $2::int) - now())), 86400)::int AS touch_in,"
     " (a.last_used_at IS NULL"
     " OR a.last_used_at < now() - make_interval(secs => $2::int)) AS stale,"
     " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
@@ -96,13 +98,15 @@ static const char principal_sql_session[] =
     " AND f.locked_until > now()) AS locked_for,"
     " s.session_id, s.user_id, s.username, s.email, s.org_id, s.expired,"
     " s.disabled, s.stale, s.expires_in,"
+    " s.touch_in,"
     " (SELECT coalesce(json_object_agg(r.environment, r.role"
     " ORDER BY r.environment), '{}'::json)"
     " FROM user_roles r WHERE r.user_id = s.user_id) AS roles "
     "FROM (SELECT 1) one LEFT JOIN ("
     " SELECT x.id AS session_id, x.expires_at <= now() AS expired,"
     " least(floor(extract(epoch FROM x.expires_at - now())), 86400)::int"
-    " AS expires_in,"
+    " AS expires_in, least(floor(extract(epoch FROM x.last_used_at"
+    " + make_interval(secs => $2::int) - now())), 86400)::int AS touch_in,"
     " x.last_used_at < now() - make_interval(secs => $2::int) AS stale,"
     " u.id AS user_id, u.username, coalesce(u.email, '') AS email,"
     " coalesce(u.org_id, '') AS org_id, u.disabled"
@@ -219,22 +223,33 @@ principal_touch_interval(const struct config *cfg)
 
 /*
  * How long a successful lookup may be answered from the worker's cache
- * (authcache.h): until the next last_used_at write is due, and never past
- * the credential's expiry (column expires_in, seconds; NULL: none).
+ * (authcache.h): until the next last_used_at write is due (column
+ * touch_in, seconds; when the lookup wrote it, stale says so and a whole
+ * interval is left), and never past the credential's expiry (expires_in;
+ * NULL: none). So last_used_at is as fresh as without the cache.
  */
 static int
 principal_cache_ttl(const struct config *cfg, const PGresult *res)
 {
-	const char *v = principal_col(res, "expires_in");
+	const char *cols[2] = { "expires_in", "touch_in" }, *v;
 	int ttl = principal_touch_interval(cfg), left;
+	size_t i;
 
-	if (v == NULL)
-		return 0;
-	if (*v == '\0')
-		return ttl;
-	if (parse_int(v, INT_MIN, INT_MAX, &left) != OK)
-		return 0;
-	return left < ttl ? left : ttl;
+	for (i = 0; i < 2; i++) {
+		if ((v = principal_col(res, cols[i])) == NULL)
+			return 0;
+		if (*v == '\0')
+			continue;
+		if (i == 1 && (v = principal_col(res, "stale")) != NULL &&
+		    *v == 't')
+			continue;
+		if (parse_int(principal_col(res, cols[i]), INT_MIN, INT_MAX,
+		        &left) != OK)
+			return 0;
+		if (left < ttl)
+			ttl = left;
+	}
+	return ttl;
 }
 
 /*
