@@ -13,7 +13,9 @@
 # gets the very same request (same headers, same body, POST /mcp: same
 # nginx location) and answers its fixed 200 JSON without reading it.
 #
-# Order: the baseline, Berth, the baseline again (the responders take turns
+# Order: the baseline, Berth, Berth with auth.cache_lease 0 (no credential
+# cache: each request asks PostgreSQL, for comparison), the baseline again
+# (the responders take turns
 # on the one FastCGI port; berth-fcgi is restarted as berth-stack starts
 # it). Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and
 # the ratio of Berth's requests/s to the mean of the two baseline rounds at
@@ -129,9 +131,10 @@ stop_berth() {
 # start_berth: berth-fcgi again as berth-stack starts it (same config,
 # port, workers and pid file, so that `berth-stack down` still stops it).
 start_berth() {
+	local config=${1:-$BERTH_CONFIG}
 	rm -f -- "$dir/run/berth-fcgi.pid"
-	env "DATABASE_URL=$DATABASE_URL" "BERTH_CONFIG=$BERTH_CONFIG" setsid \
-		"$build/fcgi/berth-fcgi" --config "$BERTH_CONFIG" --listen "127.0.0.1:$port" \
+	env "DATABASE_URL=$DATABASE_URL" "BERTH_CONFIG=$config" setsid \
+		"$build/fcgi/berth-fcgi" --config "$config" --listen "127.0.0.1:$port" \
 		--workers "$workers" --pidfile "$dir/run/berth-fcgi.pid" </dev/null \
 		>>"$dir/berth-fcgi-bench.log" 2>&1 &
 	port_taken
@@ -187,6 +190,19 @@ while read -r pid kb; do
 	rss="$rss; worker pid $pid $kb kB (PSS $(pss "$pid") kB)"
 done < <(ps -o pid=,rss= --ppid "$master")
 
+# --- Berth without its credential cache (auth.cache_lease: 0), for comparison:
+# every request then asks PostgreSQL for its credential, as before migration 009.
+stop_berth
+if grep -q '^auth:' "$BERTH_CONFIG"; then
+	echo "the stack's config has an auth: section already; cannot add cache_lease: 0"
+	exit 1
+fi
+{ cat "$BERTH_CONFIG"; printf 'auth:\n  cache_lease: 0\n'; } >"$dir/config-nocache.yaml"
+start_berth "$dir/config-nocache.yaml"
+for c in $conns_list; do
+	run "berth tools/list, no cache" "$c" tools/list '"result":'
+done
+
 # --- the baseline again ------------------------------------------------------------
 stop_berth
 start_trivial
@@ -202,7 +218,8 @@ printf '  %-5s %-32s %10s %9s %9s %7s  %s\n' conns run 'req/s' 'p50 ms' 'p99 ms'
 for c in $conns_list; do
 	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial/ && $2 == c {s += $3; n++} END {if (n) print s / n}' "$dir/rows")
 	for label in "trivial responder (baseline) 1" "trivial responder (baseline) 2" \
-		"berth tools/list" "berth tools/call station_status"; do
+		"berth tools/list" "berth tools/call station_status" \
+		"berth tools/list, no cache"; do
 		awk -F'|' -v c="$c" -v l="$label" -v b="$base" '$1 == l && $2 == c {
 			printf "  %-5s %-32s %10.0f %9.2f %9.2f %7.2f  %s\n", $2, $1, $3, $4, $5, (b > 0 ? $3 / b : 0), $6 }' \
 			"$dir/rows"

@@ -104,8 +104,7 @@ agent_tools_cached(const char *env, unsigned long gen)
 
 /* Keeps tools (a new reference is taken) as env's listing of gen. */
 static void
-agent_tools_keep(
-    const char *env, unsigned long gen, struct json_object *tools)
+agent_tools_keep(const char *env, unsigned long gen, struct json_object *tools)
 {
 	size_t i, slot = 0;
 

@@ -56,8 +56,8 @@ struct authcache_entry {
 
 static int authcache_lease_s;        /* 0: off */
 static unsigned long authcache_conn; /* db_generation() registered on */
-static long authcache_seen;     /* highest epoch notified */
-static long authcache_acked;    /* highest epoch acknowledged */
+static long authcache_seen;          /* highest epoch notified */
+static long authcache_acked;         /* highest epoch acknowledged */
 static int64_t authcache_lease_end;  /* ms; 0: no lease */
 static unsigned long authcache_marks = 1;
 static unsigned long authcache_agents = 1;

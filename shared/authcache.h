@@ -83,8 +83,8 @@ unsigned long authcache_mark(void);
 /* Keeps p, a successful lookup made after mark, for ttl_s seconds at most
  * (<= 0: not kept). */
 void authcache_put(struct db *db, enum auth_method m,
-    const unsigned char *digest, const char *address,
-    const struct principal *p, int ttl_s, unsigned long mark);
+    const unsigned char *digest, const char *address, const struct principal *p,
+    int ttl_s, unsigned long mark);
 
 /*
  * Changes on every berth_agents notification, on every new connection and

@@ -912,8 +912,8 @@ static const struct ckey config_keys[] = {
 	    CF_RELOAD),
 	K_INT("auth.key_touch_interval", auth.key_touch_interval, "60", 0,
 	    86400, NULL, CF_RELOAD),
-	K_INT("auth.cache_lease", auth.cache_lease, "10", 0, 60, NULL,
-	    CF_RELOAD),
+	K_INT(
+	    "auth.cache_lease", auth.cache_lease, "10", 0, 60, NULL, CF_RELOAD),
 	K_STR("auth.default_role", auth.default_role, "viewer", NULL, CF_RELOAD,
 	    NULL),
 	K_STR("auth.default_environment", auth.default_environment, "*", NULL,

@@ -4,10 +4,12 @@
  *
  * Everything before the database is syntax, checked with bounded reads so
  * a hostile header costs nothing: size, scheme, token shape. The API-key
- * branch is then one prepared read-only statement, one round trip: the key
- * by its digest, its owner, the owner's roles and the address lockout; the
- * throttled last_used_at write is a second statement, sent at most once per
- * interval per key (auth.key_touch_interval).
+ * branch then asks the worker's cache (authcache.h), and on a miss makes
+ * one prepared read-only statement, one round trip: the key by its digest,
+ * its owner, the owner's roles and the address lockout; the throttled
+ * last_used_at write is a second statement, sent at most once per interval
+ * per key (auth.key_touch_interval). A success is cached until that write
+ * falls due or the key expires, whichever is first.
  */
 #include "principal.h"
 

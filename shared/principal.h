@@ -5,11 +5,13 @@
  * Today a principal comes from a Station-compatible API key ("Bearer sk-…").
  * The session tokens of /auth/login (issue 5) and OAuth access tokens
  * (issue 6) plug into principal_resolve() as further branches; callers do
- * not change. The hot path is one prepared read-only statement: key
- * digest → key, user and every per-environment role in one round trip;
- * the throttled last_used_at write is a second statement, sent only when
- * the stored value is older than auth.key_touch_interval. Nothing is
- * cached between requests: a revoked key is refused on its next request.
+ * not change. A lookup is one prepared read-only statement: key digest →
+ * key, user and every per-environment role in one round trip; the
+ * throttled last_used_at write is a second statement, sent only when the
+ * stored value is older than auth.key_touch_interval. In berth-fcgi a
+ * successful API-key or session lookup is then kept by authcache.h (this
+ * module decides what and for how long; that one owns the cache and the
+ * rules that keep a revoked key refused on its very next request).
  *
  * A struct principal is a plain value (fixed-size arrays, no pointers): the
  * caller owns it, copies it freely, frees nothing.
