@@ -20,7 +20,7 @@ for t in test_config test_authz test_apikey test_dotprompt test_mcp test_oauth t
 		echo "FAIL valgrind $t (exit $?):"; tail -n 40 "$build/tests/valgrind-$t.out"; status=1
 	fi
 done
-for w in test_db test_audit test_mcp test_ai test_maintenance test_session test_outbox; do
+for w in test_db test_audit test_mcp test_ai test_maintenance test_session test_outbox test_authcache; do
 	out=$build/tests/valgrind-$w.out
 	if BERTH_TEST_WRAPPER="$VG" bash "$src/tests/unit/$w.sh" >"$out" 2>&1; then
 		echo "PASS valgrind $w: 0 errors, 0 leaks"
