@@ -27,12 +27,23 @@ local method = os.getenv("BERTH_BENCH_METHOD") or "tools/list"
 local tool = os.getenv("BERTH_BENCH_TOOL") or "station_status"
 local expect = os.getenv("BERTH_BENCH_EXPECT") or '"result":'
 
+-- BERTH_BENCH_SESSION, when set, makes the requests of the 2025 era
+-- instead: the Mcp-Session-Id of a session bench/mcp.sh initialized,
+-- MCP-Protocol-Version 2025-11-25, no _meta, no Mcp-Method/Mcp-Name.
+local session = os.getenv("BERTH_BENCH_SESSION") or ""
+
 local meta = '"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
 	.. '"io.modelcontextprotocol/clientInfo":{"name":"berth-bench","version":"1"},'
 	.. '"io.modelcontextprotocol/clientCapabilities":{}}'
 
 local params
-if method == "tools/call" then
+if session ~= "" then
+	if method == "tools/call" then
+		params = '{"name":"' .. tool .. '","arguments":{}}'
+	else
+		params = '{}'
+	end
+elseif method == "tools/call" then
 	params = '{"name":"' .. tool .. '","arguments":{},' .. meta .. '}'
 else
 	params = '{' .. meta .. '}'
@@ -43,10 +54,15 @@ wrk.body = '{"jsonrpc":"2.0","id":1,"method":"' .. method .. '","params":' .. pa
 wrk.headers["Authorization"] = "Bearer " .. key
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
-wrk.headers["Mcp-Method"] = method
-if method == "tools/call" then
-	wrk.headers["Mcp-Name"] = tool
+if session ~= "" then
+	wrk.headers["MCP-Protocol-Version"] = "2025-11-25"
+	wrk.headers["Mcp-Session-Id"] = session
+else
+	wrk.headers["MCP-Protocol-Version"] = "2026-07-28"
+	wrk.headers["Mcp-Method"] = method
+	if method == "tools/call" then
+		wrk.headers["Mcp-Name"] = tool
+	end
 end
 
 local threads = {}

@@ -70,11 +70,12 @@ to_ms() {
 		printf "%.2f", n }'
 }
 
-# run LABEL CONNS METHOD EXPECT: one measured wrk run (after a 1 s warm-up)
-# of bench/mcp.lua; appends "LABEL|CONNS|rps|p50|p99|verdict" to $dir/rows.
+# run LABEL CONNS METHOD EXPECT [SESSION]: one measured wrk run (after a
+# 1 s warm-up) of bench/mcp.lua (2025 era in SESSION when given); appends
+# "LABEL|CONNS|rps|p50|p99|verdict" to $dir/rows.
 run() {
 	local label=$1 c=$2 out rps p50 p99 check verdict
-	export BERTH_BENCH_METHOD=$3 BERTH_BENCH_EXPECT=$4
+	export BERTH_BENCH_METHOD=$3 BERTH_BENCH_EXPECT=$4 BERTH_BENCH_SESSION=${5:-}
 	wrk -t2 -c"$c" -d1s -s "$lua" "$url" >/dev/null
 	out=$(wrk -t2 -c"$c" -d"${secs}s" --latency -s "$lua" "$url")
 	printf '%s\n' "$out" >>"$dir/wrk.log"
@@ -169,9 +170,22 @@ stop_trivial
 
 # --- Berth ---------------------------------------------------------------------
 start_berth
+# A 2025-era session (initialize, notifications/initialized) for the
+# "2025 session" rows: the same request with Mcp-Session-Id, which costs
+# the session's lookup on top of the key's.
+init_out=$(curl -sS -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
+	-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	--data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"berth-bench","version":"1"}}}')
+session=$(tr -d '\r' <<<"$init_out" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+[[ -n $session ]] || { echo "initialize answered no Mcp-Session-Id: $init_out"; exit 1; }
+curl -sS -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
+	-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	-H 'MCP-Protocol-Version: 2025-11-25' -H "Mcp-Session-Id: $session" \
+	--data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 for c in $conns_list; do
 	run "berth tools/list" "$c" tools/list '"result":'
 	run "berth tools/call station_status" "$c" tools/call '"result":'
+	run "berth tools/list, 2025 session" "$c" tools/list '"result":' "$session"
 done
 master=$(head -n 1 "$dir/run/berth-fcgi.pid")
 # pss PID: the proportional set size in kB (shared pages divided among the
@@ -219,7 +233,7 @@ for c in $conns_list; do
 	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial/ && $2 == c {s += $3; n++} END {if (n) print s / n}' "$dir/rows")
 	for label in "trivial responder (baseline) 1" "trivial responder (baseline) 2" \
 		"berth tools/list" "berth tools/call station_status" \
-		"berth tools/list, no cache"; do
+		"berth tools/list, 2025 session" "berth tools/list, no cache"; do
 		awk -F'|' -v c="$c" -v l="$label" -v b="$base" '$1 == l && $2 == c {
 			printf "  %-5s %-32s %10.0f %9.2f %9.2f %7.2f  %s\n", $2, $1, $3, $4, $5, (b > 0 ? $3 / b : 0), $6 }' \
 			"$dir/rows"

@@ -291,6 +291,12 @@ authcache_mark(void)
 	return authcache_marks;
 }
 
+bool
+authcache_valid(struct db *db, unsigned long mark)
+{
+	return mark == authcache_marks && authcache_live(db, authcache_now());
+}
+
 void
 authcache_put(struct db *db, enum auth_method m, const unsigned char *digest,
     const char *address, const struct principal *p, int ttl_s,

@@ -80,6 +80,15 @@ bool authcache_get(struct db *db, enum auth_method m,
  * that a notification overtook is answered but not kept. */
 unsigned long authcache_mark(void);
 
+/*
+ * Whether something this process read from the database after mark may
+ * still be answered from memory: the lease holds on db's registered
+ * connection and no berth_auth notification has emptied the cache since.
+ * Other caches of the process key on it (mcp_session.c keeps 2025-era
+ * sessions so; a trigger on mcp_sessions announces their changes).
+ */
+bool authcache_valid(struct db *db, unsigned long mark);
+
 /* Keeps p, a successful lookup made after mark, for ttl_s seconds at most
  * (<= 0: not kept). */
 void authcache_put(struct db *db, enum auth_method m,

@@ -9,17 +9,23 @@
  */
 #include "mcp_session.h"
 
+#include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "authcache.h"
 #include "config.h"
 #include "limit.h"
 #include "log.h"
+#include "parse.h"
 #include "principal.h"
 
 /* Random bytes in an id: 256 bits, unguessable. */
@@ -68,7 +74,10 @@ static const char mcp_session_sql_load[] =
     "WITH s AS ("
     " SELECT id, protocol_version, log_level,"
     " coalesce(client_info->>'name', '') AS client_name,"
-    " coalesce(environment, '') AS environment"
+    " coalesce(environment, '') AS environment,"
+    " least(floor(extract(epoch FROM expires_at - now())), 86400)::int"
+    " AS expires_in, least(floor(extract(epoch FROM last_used_at"
+    " + make_interval(secs => $5::int) - now())), 86400)::int AS touch_in"
     " FROM mcp_sessions"
     " WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2::bigint"
     " AND auth_method = $3 AND expires_at > now()"
@@ -79,7 +88,8 @@ static const char mcp_session_sql_load[] =
     " AND t.last_used_at < now() - make_interval(secs => $5::int)"
     " RETURNING t.id"
     ") "
-    "SELECT id, protocol_version, log_level, client_name, environment"
+    "SELECT id, protocol_version, log_level, client_name, environment,"
+    " expires_in, touch_in, (SELECT count(*) FROM touch) AS touched"
     " FROM s";
 
 /* $1 id, $2 user_id, $3 auth_method, $4 idle timeout, $5 level. */
@@ -341,6 +351,150 @@ out:
 }
 
 /*
+ * Sessions this worker has loaded, answered from memory while
+ * authcache_valid() holds for the mark they were read under (authcache.h:
+ * a trigger on mcp_sessions announces every delete and log level change,
+ * and remove()/set_log_level() wait in its barrier, so another responder's
+ * DELETE or logging/setLevel reaches the very next request here) and until
+ * the next last_used_at write falls due or the session expires. Matched by
+ * id and principal (user and credential kind), as the statements match.
+ */
+#define MCP_SESSION_CACHED 32
+static struct {
+	bool used;
+	unsigned long mark;
+	long long user_id; /* <= 0: none */
+	enum auth_method method;
+	int64_t until, last_use; /* CLOCK_MONOTONIC ms */
+	struct mcp_session s;
+} mcp_session_cache[MCP_SESSION_CACHED];
+
+static int64_t
+mcp_session_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The cache slot of (p, id), or -1. */
+static int
+mcp_session_cache_find(const struct principal *p, const char *id)
+{
+	size_t n = strlen(id), i;
+
+	for (i = 0; i < MCP_SESSION_CACHED; i++) {
+		const char *c = mcp_session_cache[i].s.id;
+
+		if (mcp_session_cache[i].used &&
+		    mcp_session_cache[i].method == p->method &&
+		    (mcp_session_cache[i].user_id > 0
+		            ? p->user_id == mcp_session_cache[i].user_id
+		            : p->user_id <= 0) &&
+		    strlen(c) == n && CRYPTO_memcmp(c, id, n) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Forgets (p, id) here; the trigger tells the other workers. */
+static void
+mcp_session_cache_drop(const struct principal *p, const char *id)
+{
+	int i = mcp_session_cache_find(p, id);
+
+	if (i >= 0)
+		mcp_session_cache[i].used = false;
+}
+
+/* Keeps s, read after mark, for ttl_s seconds at most. */
+static void
+mcp_session_cache_put(struct db *db, const struct principal *p,
+    const struct mcp_session *s, int ttl_s, unsigned long mark)
+{
+	int64_t now = mcp_session_now_ms();
+	int i = mcp_session_cache_find(p, s->id);
+	size_t j;
+
+	if (ttl_s <= 0 || !authcache_valid(db, mark))
+		return;
+	/* The same session, a free or stale slot, else the least recently
+	 * used. */
+	for (j = 0; i < 0 && j < MCP_SESSION_CACHED; j++)
+		if (!mcp_session_cache[j].used ||
+		    !authcache_valid(db, mcp_session_cache[j].mark) ||
+		    now >= mcp_session_cache[j].until)
+			i = (int)j;
+	if (i < 0) {
+		i = 0;
+		for (j = 1; j < MCP_SESSION_CACHED; j++)
+			if (mcp_session_cache[j].last_use <
+			    mcp_session_cache[i].last_use)
+				i = (int)j;
+	}
+	mcp_session_cache[i].used = true;
+	mcp_session_cache[i].mark = mark;
+	mcp_session_cache[i].user_id = p->user_id > 0 ? p->user_id : 0;
+	mcp_session_cache[i].method = p->method;
+	/* Counted as if read at the mark: 0.5 s off for the round trip. */
+	mcp_session_cache[i].until = now + (int64_t)ttl_s * 1000 - 500;
+	mcp_session_cache[i].last_use = now;
+	mcp_session_cache[i].s = *s;
+}
+
+/* The cached session of (p, id) into *out; false when none may be used. */
+static bool
+mcp_session_cache_get(struct db *db, const struct principal *p, const char *id,
+    struct mcp_session *out)
+{
+	int64_t now = mcp_session_now_ms();
+	int i = mcp_session_cache_find(p, id);
+
+	if (i < 0)
+		return false;
+	if (!authcache_valid(db, mcp_session_cache[i].mark) ||
+	    now >= mcp_session_cache[i].until) {
+		mcp_session_cache[i].used = false;
+		return false;
+	}
+	mcp_session_cache[i].last_use = now;
+	*out = mcp_session_cache[i].s;
+	return true;
+}
+
+/* Seconds between two last_used_at writes of a session (see load()). */
+static int
+mcp_session_touch_every(const struct config *cfg)
+{
+	/*
+	 * A throttled touch lets a session look up to `every` seconds older
+	 * than it is, so the idle timeout may end it that much early: keep
+	 * the interval a tenth of the idle timeout at most, and never above
+	 * MCP_SESSION_TOUCH_MAX or the API keys' touch interval.
+	 */
+	int every = cfg->sessions.mcp_idle_timeout / 10;
+
+	if (every > MCP_SESSION_TOUCH_MAX)
+		every = MCP_SESSION_TOUCH_MAX;
+	if (every > cfg->auth.key_touch_interval)
+		every = cfg->auth.key_touch_interval;
+	return every < 0 ? 0 : every;
+}
+
+/* The int in column name of row 0 of res; fallback when NULL or absent. */
+static int
+mcp_session_int_col(const PGresult *res, const char *name, int fallback)
+{
+	int c = PQfnumber(res, name), v;
+
+	if (c < 0 || PQgetisnull(res, 0, c) ||
+	    parse_int(PQgetvalue(res, 0, c), INT_MIN, INT_MAX, &v) != OK)
+		return fallback;
+	return v;
+}
+
+/*
  * create(): a fresh id, one INSERT. OK with *out filled; ERR_INVALID for a
  * protocol version of the wrong shape; ERR_INTERNAL when the random
  * generator fails; ERR_DB_DOWN, ERR_DB.
@@ -356,6 +510,8 @@ mcp_session_create(void *arg, const struct principal *p,
 	    absolute[16];
 	const char *values[9];
 	PGresult *res = NULL;
+	unsigned long mark;
+	int ttl;
 	berr rc;
 
 	if (protocol_version == NULL || strlen(protocol_version) != 10 ||
@@ -382,13 +538,19 @@ mcp_session_create(void *arg, const struct principal *p,
 	values[6] = mcp_session_json_object(capabilities);
 	values[7] = absolute;
 	values[8] = environment;
+	mark = authcache_mark();
 	if ((rc = db_exec(b->db, "mcp_session_create", 9, values, &res)) != OK)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = ERR_DB;
 		goto out;
 	}
-	rc = mcp_session_from_row(res, out);
+	if ((rc = mcp_session_from_row(res, out)) == OK) {
+		ttl = mcp_session_touch_every(b->cfg);
+		if (ttl > b->cfg->sessions.mcp_absolute_timeout)
+			ttl = b->cfg->sessions.mcp_absolute_timeout;
+		mcp_session_cache_put(b->db, p, out, ttl, mark);
+	}
 out:
 	PQclear(res);
 	return rc;
@@ -406,26 +568,18 @@ mcp_session_load(void *arg, const struct principal *p, const char *id,
 	char user[24], idle[16], touch[16];
 	const char *values[5];
 	PGresult *res = NULL;
-	int every;
+	unsigned long mark;
+	int every, ttl, left;
 	berr rc;
 
 	if (!mcp_session_id_well_formed(id)) {
 		rc = ERR_NOT_FOUND;
 		goto out;
 	}
-	/*
-	 * A throttled touch lets a session look up to `every` seconds older
-	 * than it is, so the idle timeout may end it that much early: keep
-	 * the interval a tenth of the idle timeout at most, and never above
-	 * MCP_SESSION_TOUCH_MAX or the API keys' touch interval.
-	 */
-	every = b->cfg->sessions.mcp_idle_timeout / 10;
-	if (every > MCP_SESSION_TOUCH_MAX)
-		every = MCP_SESSION_TOUCH_MAX;
-	if (every > b->cfg->auth.key_touch_interval)
-		every = b->cfg->auth.key_touch_interval;
-	if (every < 0)
-		every = 0;
+	if (mcp_session_cache_get(b->db, p, id, out))
+		return OK;
+	mark = authcache_mark();
+	every = mcp_session_touch_every(b->cfg);
 	mcp_session_idle(b->cfg, idle, sizeof(idle));
 	snprintf(touch, sizeof(touch), "%d", every);
 	values[0] = id;
@@ -439,7 +593,16 @@ mcp_session_load(void *arg, const struct principal *p, const char *id,
 		rc = ERR_NOT_FOUND;
 		goto out;
 	}
-	rc = mcp_session_from_row(res, out);
+	if ((rc = mcp_session_from_row(res, out)) != OK)
+		goto out;
+	/* Kept until the next write is due (a whole interval when this load
+	 * wrote it) and never past the absolute timeout. Within that the idle
+	 * timeout cannot pass: the interval is a tenth of it at most. */
+	ttl = mcp_session_int_col(res, "touched", 0) > 0
+	    ? every
+	    : mcp_session_int_col(res, "touch_in", 0);
+	left = mcp_session_int_col(res, "expires_in", 0);
+	mcp_session_cache_put(b->db, p, out, left < ttl ? left : ttl, mark);
 out:
 	PQclear(res);
 	return rc;
@@ -474,9 +637,14 @@ mcp_session_set_log_level(
 	values[2] = principal_method_name(p->method);
 	values[3] = idle;
 	values[4] = mcp_session_levels[i];
+	mcp_session_cache_drop(p, id);
 	if ((rc = db_exec(b->db, "mcp_session_level", 5, values, &res)) != OK)
 		goto out;
 	rc = PQntuples(res) == 1 ? OK : ERR_NOT_FOUND;
+	/* Every responder's next request of this session has the level. */
+	if (rc == OK && authcache_barrier(b->db) != OK)
+		log_warn("mcp session: log level set, but not every responder "
+		         "confirmed it");
 out:
 	PQclear(res);
 	return rc;
@@ -502,8 +670,13 @@ mcp_session_remove(void *arg, const struct principal *p, const char *id)
 	values[1] = mcp_session_user(p, user, sizeof(user));
 	values[2] = principal_method_name(p->method);
 	values[3] = idle;
+	mcp_session_cache_drop(p, id);
 	if ((rc = db_exec(b->db, "mcp_session_remove", 4, values, &res)) != OK)
 		goto out;
+	/* A deleted session is 404 on every responder's next request. */
+	if (PQntuples(res) == 1 && authcache_barrier(b->db) != OK)
+		log_warn("mcp session: deleted, but not every responder "
+		         "confirmed it");
 	if (PQntuples(res) != 1 || (c = PQfnumber(res, "live")) < 0 ||
 	    strcmp(PQgetvalue(res, 0, c), "t") != 0) {
 		rc = ERR_NOT_FOUND;

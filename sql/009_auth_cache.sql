@@ -67,6 +67,14 @@ CREATE TRIGGER auth_failures_auth_update AFTER UPDATE OF locked_until
 	WHEN (NEW.scope = 'address' AND NEW.locked_until IS NOT NULL
 	      AND NEW.locked_until IS DISTINCT FROM OLD.locked_until)
 	EXECUTE FUNCTION berth_auth_changed();
+-- 2025-era MCP sessions, which berth-fcgi keeps too (shared/mcp_session.c):
+-- a session deleted (DELETE /mcp, housekeeping, a user revoked) or its log
+-- level changed. last_used_at writes are not listed.
+CREATE TRIGGER mcp_sessions_auth AFTER UPDATE OF id, user_id, auth_method,
+	protocol_version, log_level, environment, expires_at OR DELETE
+	ON mcp_sessions FOR EACH ROW EXECUTE FUNCTION berth_auth_changed();
+CREATE TRIGGER mcp_sessions_auth_truncate AFTER TRUNCATE ON mcp_sessions
+	FOR EACH STATEMENT EXECUTE FUNCTION berth_auth_changed();
 CREATE TRIGGER api_keys_auth_truncate AFTER TRUNCATE ON api_keys
 	FOR EACH STATEMENT EXECUTE FUNCTION berth_auth_changed();
 CREATE TRIGGER sessions_auth_truncate AFTER TRUNCATE ON sessions

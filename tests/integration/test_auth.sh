@@ -219,6 +219,9 @@ else
 fi
 sql "UPDATE api_keys SET created_at = now() - interval '2 hours',
      expires_at = now() - interval '1 hour' WHERE id = $(key_id "$expired_key")"
+# What an admin does after changing credentials in SQL (docs/SECURITY.md):
+# wait until no responder can still answer from its cache.
+sql "SELECT berth_auth_barrier(62)" >/dev/null
 unknown_key=sk-$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 
 refused "revoked key" "Bearer $revoked_key" 1
@@ -250,6 +253,7 @@ if ((USE_CLI)); then
 	how="berth user revoke bob"
 else
 	sql "UPDATE users SET disabled = true, disabled_at = now() WHERE username = 'bob'"
+	sql "SELECT berth_auth_barrier(62)" >/dev/null
 	how="UPDATE users SET disabled = true (bob)"
 fi
 refused "bob's key after $how" "Bearer $bob_key" 1
@@ -257,6 +261,7 @@ pass "$how cuts off bob's next request"
 
 whoami "carol's key" 200 "Bearer $carol_key"
 sql "UPDATE users SET disabled = true, disabled_at = now() WHERE username = 'carol'"
+sql "SELECT berth_auth_barrier(62)" >/dev/null
 refused "carol's key after UPDATE users SET disabled = true" "Bearer $carol_key" 1
 reason=$(sql "SELECT details->>'reason' FROM audit_log WHERE action = 'auth_failed'
               AND details->>'token_id' = '$(key_id "$carol_key")' ORDER BY id DESC LIMIT 1" 2>/dev/null || true)

@@ -7,7 +7,8 @@
 #
 #   * The worker holds a lease in auth_caches. With its own PostgreSQL
 #     backend stopped (SIGSTOP), it still answers tools/list: from its
-#     cache (a request that needed the database would hang).
+#     cache (a request that needed the database would hang); and a ping in
+#     a 2025-era session (the session is cached too).
 #   * A revocation while that backend is stopped: the worker can neither
 #     hear of it nor acknowledge it. `berth apikey revoke` returns only
 #     once the worker's lease has run out (checked in auth_caches, not by
@@ -137,6 +138,45 @@ done
 [[ -n $cached ]] || fail "tools/list with the worker's backend stopped never came from the cache"
 assert_eq "$(cat "$WORK/bg")" 200 "tools/list with the backend stopped"
 pass "with the worker's PostgreSQL backend stopped, tools/list is still answered (200 in $cached ms): from the worker's cache"
+
+# The same with a 2025-era session: its key and its session come from the
+# worker's memory (shared/mcp_session.c keeps the sessions it loaded).
+init_out=$(curl -sS --max-time 30 -D - -o /dev/null -X POST "$BERTH_URL/mcp" \
+	-H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' \
+	--data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"cache-test","version":"1"}}}')
+SID=$(tr -d '\r' <<<"$init_out" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+[[ -n $SID ]] || fail "initialize answered no Mcp-Session-Id: $(one_line "$init_out")"
+# ping_curl OUTFILE: a ping in SID, status into OUTFILE (written at the end).
+ping_curl() {
+	curl -sS --max-time 20 -o /dev/null -w '%{http_code}' -X POST "$BERTH_URL/mcp" \
+		-H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+		-H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' \
+		-H "Mcp-Session-Id: $SID" --data '{"jsonrpc":"2.0","id":2,"method":"ping"}' >"$1" 2>>"$WORK/curl.err" || true
+}
+cached=''
+for attempt in 1 2 3; do
+	ping_curl "$WORK/one"
+	assert_eq "$(cat "$WORK/one")" 200 "ping in the session before stopping the backend"
+	kill -STOP "$H"
+	STOPPED=$H
+	t0=$(now_ms)
+	rm -f -- "$WORK/bg"
+	ping_curl "$WORK/bg" &
+	for _ in $(seq 20); do
+		[[ -s $WORK/bg ]] && break
+		sleep 0.1
+	done
+	[[ -s $WORK/bg ]] && cached=$(($(now_ms) - t0))
+	kill -CONT "$H"
+	STOPPED=''
+	wait
+	[[ -n $cached ]] && break
+	note "attempt $attempt: the ping waited for the stopped backend (lease or touch due); again"
+done
+[[ -n $cached ]] || fail "a ping in a 2025-era session with the backend stopped never came from the cache"
+assert_eq "$(cat "$WORK/bg")" 200 "ping in the session with the backend stopped"
+pass "a 2025-era session too: with the backend stopped, a ping in it is answered (200 in $cached ms)"
 
 # --- a revocation the worker cannot hear ----------------------------------------------------
 

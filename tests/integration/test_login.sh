@@ -479,6 +479,7 @@ pass "last_used_at: kept when 30 s old, rewritten when 2 min old"
 # --- expiry ----------------------------------------------------------------------------
 
 sql "UPDATE sessions SET created_at = now() - interval '31 days', expires_at = now() - interval '1 day' WHERE user_id = (SELECT id FROM users WHERE username = 'bob')"
+sql "SELECT berth_auth_barrier(62)" >/dev/null
 req GET /auth/whoami -H "Authorization: Bearer $BOB_TOKEN"
 expect "whoami with an expired session" 401 unauthorized
 assert_eq "$(header www-authenticate)" 'Bearer realm="berth", error="invalid_token"' "expired: WWW-Authenticate"
