@@ -64,7 +64,7 @@ main_usage(FILE *out)
  * FCGX_Accept_r() and come back here. The worker counts as busy while it
  * waits, so SIGTERM lets it give its lease back before it exits; the wait
  * is cut to a second so that the flag is seen. 1: a connection may be
- * waiting; 0: not yet.
+ * waiting; 0: not yet. Called only after FCGX_Accept_r() found none.
  */
 static int
 main_idle(int fd, struct db *db)
@@ -131,12 +131,14 @@ main_worker(int fd, void *arg)
 		server_worker_busy(authcache_enabled());
 		if (server_worker_stopping())
 			break;
-		if (authcache_enabled() && main_idle(fd, ctx.db) == 0)
-			continue;
+		/* Under load a connection is usually waiting: take it first,
+		 * and wait only when there was none. */
 		if ((r = FCGX_Accept_r(&fcgx)) < 0) {
 			if (authcache_enabled() &&
-			    (r == -EAGAIN || r == -EINTR))
+			    (r == -EAGAIN || r == -EINTR)) {
+				(void)main_idle(fd, ctx.db);
 				continue;
+			}
 			break;
 		}
 		server_worker_busy(1);

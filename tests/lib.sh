@@ -270,8 +270,12 @@ stack_fcgi_pid() {
 	head -n 1 "$STACK_DIR/run/berth-fcgi.pid" 2>/dev/null || true
 }
 
+# stack_cleanup [RC]: stops the stack and exits with RC (default: the exit
+# status it was called with). Traps that do more first pass the status they
+# saved: re-raising it with "(exit $rc)" under set -e would end the trap
+# right there, before the stack is stopped.
 stack_cleanup() {
-	local rc=$?
+	local rc=${1:-$?}
 	if [[ -n $STACK_DIR && -d $STACK_DIR ]]; then
 		if ((rc != 0 && rc != 77)); then
 			local f

@@ -44,8 +44,9 @@ REG_KEY=rk-test-0123456789SECRETTAIL
 
 declare -A BD_PID=()
 
+# daemon_cleanup [RC]: as stack_cleanup (lib.sh), after the daemons.
 daemon_cleanup() {
-	local rc=$? n
+	local rc=${1:-$?} n
 	for n in "${!BD_PID[@]}"; do
 		kill -CONT "${BD_PID[$n]}" 2>/dev/null || true
 		kill -KILL "${BD_PID[$n]}" 2>/dev/null || true
@@ -65,8 +66,7 @@ daemon_cleanup() {
 		echo "---- last records of the Lighthouse ----"
 		tail -n 15 "$LH_REC" | cut -c1-300
 	fi
-	(exit "$rc")
-	stack_cleanup
+	stack_cleanup "$rc"
 }
 trap daemon_cleanup EXIT
 

@@ -46,7 +46,7 @@ echo '{}' >"$W/control.json"
 	--port-file "$W/tok.port" --log "$W/tok.jsonl" --control "$W/control.json" \
 	--client-id test-client-id --redirect-uri "http://127.0.0.1:9/callback" >"$W/tok.out" 2>&1 &
 TOK_PID=$!
-trap 'rc=$?; kill "$AI_PID" "$TOK_PID" 2>/dev/null || true; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; kill "$AI_PID" "$TOK_PID" 2>/dev/null || true; stack_cleanup "$rc"' EXIT
 for _ in $(seq 100); do [[ -s $W/ai.port && -s $W/tok.port ]] && break; sleep 0.1; done
 [[ -s $W/ai.port ]] || fail "ai_mock.py did not start: $(cat "$W/ai.out")"
 [[ -s $W/tok.port ]] || fail "token_mock.py did not start: $(cat "$W/tok.out")"

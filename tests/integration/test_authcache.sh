@@ -48,10 +48,10 @@ cleanup_work() {
 	fi
 	rm -rf -- "$WORK"
 }
-trap 'rc=$?; cleanup_work; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; cleanup_work; stack_cleanup "$rc"' EXIT
 printf 'auth:\n  cache_lease: %s\n' "$LEASE" >"$WORK/extra.yaml"
 stack_up --workers 1 --config-extra "$WORK/extra.yaml"
-trap 'rc=$?; cleanup_work; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; cleanup_work; stack_cleanup "$rc"' EXIT
 
 "$BERTH_BIN" user create carol --role admin >/dev/null || fail "berth user create carol"
 new_key() {

@@ -49,7 +49,7 @@ printf 'dave-pw\n' | "$BERTH_BIN" user create dave --role admin --password-stdin
 T=$(mktemp -d "${TMPDIR:-/tmp}/berth-cli-login.XXXXXX")
 REAL_HOME=$HOME
 cleanup_home() { rm -rf -- "$T"; }
-trap 'rc=$?; cleanup_home; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; cleanup_home; stack_cleanup "$rc"' EXIT
 export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config BERTH_NO_KEYCHAIN=1
 unset DBUS_SESSION_BUS_ADDRESS
 mkdir -p "$HOME"

@@ -16,7 +16,7 @@ KEY=sk-ant-mock-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 "$PY" "$BERTH_SRCDIR/tests/integration/ai-mock/ai_mock.py" \
 	--port-file "$W/ai.port" --log "$W/ai.jsonl" --key "$KEY" >"$W/ai.out" 2>&1 &
 AI_PID=$!
-trap 'rc=$?; kill "$AI_PID" 2>/dev/null || true; (exit $rc); daemon_cleanup' EXIT
+trap 'rc=$?; kill "$AI_PID" 2>/dev/null || true; daemon_cleanup "$rc"' EXIT
 for _ in $(seq 100); do [[ -s $W/ai.port ]] && break; sleep 0.1; done
 [[ -s $W/ai.port ]] || fail "ai_mock.py did not start: $(cat "$W/ai.out")"
 AI=http://127.0.0.1:$(cat "$W/ai.port")

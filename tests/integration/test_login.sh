@@ -119,7 +119,7 @@ YAML
 
 stack_up --config-extra "$WORK/extra.yaml"
 # stack_up's trap replaced ours: run both, keeping the exit status.
-trap 'rc=$?; login_cleanup; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; login_cleanup; stack_cleanup "$rc"' EXIT
 export DATABASE_URL BERTH_CONFIG
 
 sql() {

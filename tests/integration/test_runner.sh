@@ -26,7 +26,7 @@ KEY=sk-mock-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 /usr/bin/python3 "$BERTH_SRCDIR/tests/integration/ai-mock/ai_mock.py" \
 	--port-file "$W/port" --log "$W/requests.jsonl" --key "$KEY" >"$W/mock.out" 2>&1 &
 MOCK_PID=$!
-trap 'rc=$?; kill "$MOCK_PID" 2>/dev/null || true; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; kill "$MOCK_PID" 2>/dev/null || true; stack_cleanup "$rc"' EXIT
 for _ in $(seq 100); do [[ -s $W/port ]] && break; sleep 0.1; done
 [[ -s $W/port ]] || fail "ai_mock.py did not start: $(cat "$W/mock.out")"
 MOCK=http://127.0.0.1:$(cat "$W/port")
@@ -208,7 +208,7 @@ sed -e 's/^  enabled: true/  enabled: false/' "$W/config.yaml" >"$W/daemon.yaml"
 printf 'runner:\n  workers: 2\n' >>"$W/daemon.yaml"
 OPENAI_API_KEY=$KEY "$BERTHD" --config "$W/daemon.yaml" >"$W/berthd.log" 2>&1 &
 DPID=$!
-trap 'rc=$?; kill -9 "$DPID" 2>/dev/null || true; kill "$MOCK_PID" 2>/dev/null || true; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; kill -9 "$DPID" 2>/dev/null || true; kill "$MOCK_PID" 2>/dev/null || true; stack_cleanup "$rc"' EXIT
 deadline=$((SECONDS + 20))
 until [[ $(pgrep -P "$DPID" -f -- "--run-worker" | wc -l) -ge 3 ]]; do
 	((SECONDS < deadline)) || fail "berthd did not start its workers: $(tail -n 20 "$W/berthd.log")"

@@ -25,7 +25,7 @@ KEY=sk-mock-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 	--port-file "$W/port" --log "$W/requests.jsonl" --key "$KEY" >"$W/mock.out" 2>&1 &
 MOCK_PID=$!
 D1='' D2=''
-trap 'rc=$?; kill -9 $D1 $D2 2>/dev/null || true; kill "$MOCK_PID" 2>/dev/null || true; (exit $rc); stack_cleanup' EXIT
+trap 'rc=$?; kill -9 $D1 $D2 2>/dev/null || true; kill "$MOCK_PID" 2>/dev/null || true; stack_cleanup "$rc"' EXIT
 for _ in $(seq 100); do [[ -s $W/port ]] && break; sleep 0.1; done
 [[ -s $W/port ]] || fail "ai_mock.py did not start: $(cat "$W/mock.out")"
 
