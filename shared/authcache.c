@@ -31,14 +31,16 @@
 /*
  * Takes or renews this connection's lease and acknowledges $1 (NULL: the
  * epoch as it is now, for a new registration). Returns the acknowledged
- * number.
+ * number and the epoch: an epoch ahead of every notification heard means
+ * one is late (or was lost), and the cache is emptied all the same.
  */
 static const char authcache_sql_lease[] =
     "INSERT INTO auth_caches AS c (holder, acked, lease_until) "
     "VALUES (pg_backend_pid(), coalesce($1::bigint, "
     "(SELECT gen FROM auth_epoch)), now() + make_interval(secs => $2::int)) "
     "ON CONFLICT (holder) DO UPDATE SET acked = excluded.acked, "
-    "lease_until = excluded.lease_until RETURNING acked";
+    "lease_until = excluded.lease_until "
+    "RETURNING acked, (SELECT gen FROM auth_epoch) AS gen";
 static const char authcache_sql_release[] =
     "DELETE FROM auth_caches WHERE holder = pg_backend_pid()";
 static const char authcache_sql_barrier[] =
@@ -114,7 +116,7 @@ authcache_take_lease(struct db *db, const char *ack)
 	const char *v[2] = { ack, secs };
 	PGresult *res = NULL;
 	int64_t sent = authcache_now();
-	long acked = 0;
+	long acked = 0, gen = 0;
 	berr rc;
 
 	snprintf(secs, sizeof(secs), "%d", authcache_lease_s);
@@ -122,8 +124,9 @@ authcache_take_lease(struct db *db, const char *ack)
 	        OK ||
 	    (rc = db_exec(db, "authcache_lease", 2, v, &res)) != OK)
 		goto out;
-	if (PQntuples(res) != 1 ||
-	    parse_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, &acked) != OK) {
+	if (PQntuples(res) != 1 || PQnfields(res) != 2 ||
+	    parse_long(PQgetvalue(res, 0, 0), 0, LONG_MAX, &acked) != OK ||
+	    parse_long(PQgetvalue(res, 0, 1), 0, LONG_MAX, &gen) != OK) {
 		rc = ERR_DB;
 		goto out;
 	}
@@ -137,6 +140,12 @@ authcache_take_lease(struct db *db, const char *ack)
 		authcache_acked = acked;
 	if (acked > authcache_seen)
 		authcache_seen = acked;
+	/* A change committed that no notification told of yet: forget it
+	 * all now; the caller's next round acknowledges gen. */
+	if (gen > authcache_seen) {
+		authcache_flush();
+		authcache_seen = gen;
+	}
 	authcache_lease_end =
 	    sent + (int64_t)authcache_lease_s * 1000 - AUTHCACHE_MARGIN_MS;
 out:

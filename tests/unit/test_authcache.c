@@ -188,6 +188,38 @@ test_barrier_waits(void)
 	authcache_sync(test_db);
 }
 
+/*
+ * A change whose notification has not come (late, or lost): the next
+ * renewal reads the epoch, empties the cache and acknowledges it. With a
+ * 1 s lease every sync renews.
+ */
+static void
+test_epoch_ahead(void)
+{
+	struct principal out;
+
+	authcache_enable(1);
+	authcache_sync(test_db);
+	authcache_put(test_db, AUTH_API_KEY, test_d1, "127.0.0.1", &test_p, 30,
+	    authcache_mark());
+	CU_ASSERT_TRUE(
+	    authcache_get(test_db, AUTH_API_KEY, test_d1, "127.0.0.1", &out));
+	CU_ASSERT_EQUAL(
+	    db_exec_sql(
+	        other_db, "UPDATE auth_epoch SET gen = gen + 1", 0, NULL, NULL),
+	    OK);
+	authcache_sync(test_db);
+	CU_ASSERT_FALSE(
+	    authcache_get(test_db, AUTH_API_KEY, test_d1, "127.0.0.1", &out));
+	CU_ASSERT_STRING_EQUAL(test_str(test_db,
+	                           "SELECT (acked = (SELECT gen FROM "
+	                           "auth_epoch))::text FROM auth_caches WHERE "
+	                           "holder = pg_backend_pid()"),
+	    "true");
+	authcache_enable(10);
+	authcache_sync(test_db);
+}
+
 static void
 test_agents(void)
 {
@@ -265,6 +297,8 @@ main(void)
 		{ "a notification empties, and is acknowledged", test_notify },
 		{ "the barrier waits out an unacknowledged lease",
 		    test_barrier_waits },
+		{ "an epoch ahead of the notifications empties the cache",
+		    test_epoch_ahead },
 		{ "agent listings follow berth_agents", test_agents },
 		{ "a lost connection drops the cache", test_lost_connection },
 		{ "release, and the cache turned off", test_release_off },
