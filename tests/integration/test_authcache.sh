@@ -105,39 +105,46 @@ N_ADMIN=$(ntools)
 H=$(holder)
 pass "the worker answered tools/list ($N_ADMIN tools) and holds a lease in auth_caches (backend $H)"
 
-# Stop the worker's backend right after a request (which renews the lease
-# when half of it is gone), then ask again. From the cache the answer comes
-# at once; a request that needed the backend would wait. Should the lease
-# have needed renewing in between (a very slow machine), the request waits
-# for the backend: let it go and try again.
-cached=''
-for attempt in 1 2 3; do
-	list "$KEY"
-	assert_eq "$STATUS" 200 "tools/list before stopping the backend"
-	kill -STOP "$H"
-	STOPPED=$H
-	t0=$(now_ms)
-	rm -f -- "$WORK/bg"
-	list_curl "$KEY" "$WORK/bg" 20 &
-	bg=$!
-	# curl writes the status when it is done (not kill -0: an exited
-	# child may linger as a zombie until it is waited for).
-	for _ in $(seq 20); do
-		[[ -s $WORK/bg ]] && break
-		sleep 0.1
+# while_stopped WHAT CMD...: runs CMD OUTFILE (a curl writing its status
+# to OUTFILE when done) once normally, then again with the worker's
+# backend stopped, and sets CACHED to the ms the second took. From the
+# cache the answer comes at once; a request that needed the backend would
+# wait. Should the lease (or a last_used_at write) have fallen due in
+# between (a very slow machine), the request waits for the backend: let it
+# go and try again, three times at most. Not kill -0 to tell when curl is
+# done: an exited child may linger as a zombie until it is waited for.
+while_stopped() {
+	local what=$1 attempt t0 bg
+	shift
+	CACHED=''
+	for attempt in 1 2 3; do
+		"$@" "$WORK/one"
+		assert_eq "$(cat "$WORK/one")" 200 "$what before stopping the backend"
+		kill -STOP "$H"
+		STOPPED=$H
+		t0=$(now_ms)
+		rm -f -- "$WORK/bg"
+		"$@" "$WORK/bg" &
+		bg=$!
+		for _ in $(seq 20); do
+			[[ -s $WORK/bg ]] && break
+			sleep 0.1
+		done
+		[[ -s $WORK/bg ]] && CACHED=$(($(now_ms) - t0))
+		kill -CONT "$H"
+		STOPPED=''
+		wait "$bg" 2>/dev/null || true
+		[[ -n $CACHED ]] && break
+		note "attempt $attempt: $what waited for the stopped backend (renewal due); again"
 	done
-	if [[ -s $WORK/bg ]]; then
-		cached=$(($(now_ms) - t0))
-	fi
-	kill -CONT "$H"
-	STOPPED=''
-	wait "$bg" 2>/dev/null || true
-	[[ -n $cached ]] && break
-	note "attempt $attempt: the request waited for the stopped backend (lease renewal due); again"
-done
-[[ -n $cached ]] || fail "tools/list with the worker's backend stopped never came from the cache"
-assert_eq "$(cat "$WORK/bg")" 200 "tools/list with the backend stopped"
-pass "with the worker's PostgreSQL backend stopped, tools/list is still answered (200 in $cached ms): from the worker's cache"
+	[[ -n $CACHED ]] || fail "$what with the worker's backend stopped never came from the cache"
+	assert_eq "$(cat "$WORK/bg")" 200 "$what with the backend stopped"
+}
+list_to() {
+	list_curl "$KEY" "$1" 20
+}
+while_stopped tools/list list_to
+pass "with the worker's PostgreSQL backend stopped, tools/list is still answered (200 in $CACHED ms): from the worker's cache"
 
 # The same with a 2025-era session: its key and its session come from the
 # worker's memory (shared/mcp_session.c keeps the sessions it loaded).
@@ -154,29 +161,8 @@ ping_curl() {
 		-H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2025-11-25' \
 		-H "Mcp-Session-Id: $SID" --data '{"jsonrpc":"2.0","id":2,"method":"ping"}' >"$1" 2>>"$WORK/curl.err" || true
 }
-cached=''
-for attempt in 1 2 3; do
-	ping_curl "$WORK/one"
-	assert_eq "$(cat "$WORK/one")" 200 "ping in the session before stopping the backend"
-	kill -STOP "$H"
-	STOPPED=$H
-	t0=$(now_ms)
-	rm -f -- "$WORK/bg"
-	ping_curl "$WORK/bg" &
-	for _ in $(seq 20); do
-		[[ -s $WORK/bg ]] && break
-		sleep 0.1
-	done
-	[[ -s $WORK/bg ]] && cached=$(($(now_ms) - t0))
-	kill -CONT "$H"
-	STOPPED=''
-	wait
-	[[ -n $cached ]] && break
-	note "attempt $attempt: the ping waited for the stopped backend (lease or touch due); again"
-done
-[[ -n $cached ]] || fail "a ping in a 2025-era session with the backend stopped never came from the cache"
-assert_eq "$(cat "$WORK/bg")" 200 "ping in the session with the backend stopped"
-pass "a 2025-era session too: with the backend stopped, a ping in it is answered (200 in $cached ms)"
+while_stopped "a ping in the session" ping_curl
+pass "a 2025-era session too: with the backend stopped, a ping in it is answered (200 in $CACHED ms)"
 
 # --- a revocation the worker cannot hear ----------------------------------------------------
 
