@@ -254,36 +254,50 @@ principal_cache_ttl(const struct config *cfg, const PGresult *res)
 	return ttl;
 }
 
+/* What differs between the two kinds of credential looked up here. */
+struct principal_kind {
+	enum auth_method method;
+	const char *stmt;    /* principal_key, principal_session */
+	const char *id_col;  /* key_id, session_id */
+	const char *touch;   /* its last_used_at write */
+	bool may_be_revoked; /* keys are revoked; sessions are deleted */
+};
+
+static const struct principal_kind principal_kind_key = { AUTH_API_KEY,
+	"principal_key", "key_id", "principal_key_touch", true };
+static const struct principal_kind principal_kind_session = { AUTH_SESSION,
+	"principal_session", "session_id", "principal_session_touch", false };
+
 /*
- * The API-key branch: key is well formed. OK with *out filled, ERR_DENIED
- * (logged here with the key's first 6 characters), ERR_DB_DOWN, ERR_DB.
+ * A credential of kind k by its digest d (raw) and hex (the statement's
+ * $1): from the worker's cache, else one statement. OK with *out filled
+ * and *reason NULL; OK with *reason a refusal's code ("locked", "unknown",
+ * "revoked", "expired", "disabled", "limits": the caller logs it and
+ * refuses; for a known credential the owner fields are set, so that the
+ * refusal can be audited as his); ERR_DB_DOWN, ERR_DB.
  */
 static berr
-principal_from_key(struct db *db, const struct config *cfg, const char *key,
-    const char *address, struct principal *out, const char **why)
+principal_lookup(struct db *db, const struct config *cfg,
+    const struct principal_kind *k, const unsigned char *d, const char *hex,
+    const char *address, struct principal *out, const char **reason)
 {
-	unsigned char d[APIKEY_DIGEST_LEN];
-	char hex[2 * APIKEY_DIGEST_LEN + 1], interval[16], shown[16];
-	const char *values[3], *v, *reason = NULL;
+	char interval[16];
+	const char *values[3], *v;
 	PGresult *res = NULL;
 	unsigned long mark;
-	size_t i;
 	berr rc;
 
-	apikey_digest(key, d);
-	if (authcache_get(db, AUTH_API_KEY, d, address, out))
+	*reason = NULL;
+	if (authcache_get(db, k->method, d, address, out))
 		return OK;
 	mark = authcache_mark();
-	for (i = 0; i < sizeof(d); i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
 	snprintf(
 	    interval, sizeof(interval), "%d", principal_touch_interval(cfg));
 	values[0] = hex;
 	values[1] = interval;
 	values[2] = address;
-	if ((rc = principal_prepare(db)) != OK)
-		goto out;
-	if ((rc = db_exec(db, "principal_key", 3, values, &res)) != OK)
+	if ((rc = principal_prepare(db)) != OK ||
+	    (rc = db_exec(db, k->stmt, 3, values, &res)) != OK)
 		goto out;
 	if (PQntuples(res) != 1) {
 		rc = ERR_DB;
@@ -293,17 +307,16 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 		/* Under a second (or unreadable) is still locked: 1 s. */
 		if (parse_int(v, 1, INT_MAX, &out->retry_after) != OK)
 			out->retry_after = 1;
-		reason = "locked";
+		*reason = "locked";
 		goto out;
 	}
-	if ((v = principal_col(res, "key_id")) == NULL || *v == '\0') {
-		reason = "unknown";
+	if ((v = principal_col(res, k->id_col)) == NULL || *v == '\0') {
+		*reason = "unknown";
 		goto out;
 	}
 	/* The owner first, so that a refusal can still be audited as his. */
-	out->method = AUTH_API_KEY;
-	if ((v = principal_col(res, "key_id")) == NULL ||
-	    !principal_copy(out->token_id, sizeof(out->token_id), v) ||
+	out->method = k->method;
+	if (!principal_copy(out->token_id, sizeof(out->token_id), v) ||
 	    (v = principal_col(res, "user_id")) == NULL) {
 		rc = ERR_DB;
 		goto out;
@@ -311,52 +324,78 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 	out->user_id = strtoll(v, NULL, 10);
 	if ((v = principal_col(res, "username")) == NULL ||
 	    !principal_copy(out->username, sizeof(out->username), v))
-		reason = "limits";
-	else if ((v = principal_col(res, "revoked")) == NULL || *v != 'f')
-		reason = "revoked";
+		*reason = "limits";
+	else if (k->may_be_revoked &&
+	    ((v = principal_col(res, "revoked")) == NULL || *v != 'f'))
+		*reason = "revoked";
 	else if ((v = principal_col(res, "expired")) == NULL || *v != 'f')
-		reason = "expired";
+		*reason = "expired";
 	else if ((v = principal_col(res, "disabled")) == NULL || *v != 'f')
-		reason = "disabled";
+		*reason = "disabled";
 	else if ((v = principal_col(res, "email")) == NULL ||
 	    !principal_copy(out->email, sizeof(out->email), v) ||
 	    (v = principal_col(res, "org_id")) == NULL ||
 	    !principal_copy(out->org_id, sizeof(out->org_id), v) ||
 	    (v = principal_col(res, "roles")) == NULL ||
 	    !principal_parse_roles(v, out))
-		reason = "limits";
+		*reason = "limits";
 	else if ((v = principal_col(res, "stale")) != NULL && *v == 't')
-		principal_touch(
-		    db, "principal_key_touch", out->token_id, interval);
-	if (reason == NULL)
-		authcache_put(db, AUTH_API_KEY, d, address, out,
+		principal_touch(db, k->touch, out->token_id, interval);
+	if (*reason == NULL)
+		authcache_put(db, k->method, d, address, out,
 		    principal_cache_ttl(cfg, res), mark);
 out:
-	if (reason != NULL) {
-		log_secret_prefix(key, shown, sizeof(shown));
-		if (strcmp(reason, "locked") == 0)
-			log_info("auth: api key %s from locked address %s "
-			         "refused (%d s left)",
-			    shown, address ? address : "?", out->retry_after);
-		else if (strcmp(reason, "limits") == 0)
-			log_error(
-			    "auth: api key %s (key %s, user %lld) refused: "
-			    "its user does not fit a principal (name, "
-			    "org or more than %d roles)",
-			    shown, out->token_id, out->user_id,
-			    PRINCIPAL_MAX_ROLES);
-		else
-			log_info("auth: api key %s refused: %s%s%s%s", shown,
-			    reason, out->token_id[0] ? " (key " : "",
-			    out->token_id, out->token_id[0] ? ")" : "");
-		snprintf(out->reason, sizeof(out->reason), "%s", reason);
-		out->nroles = 0;
-		out->email[0] = out->org_id[0] = '\0';
-		*why = principal_why_refused;
-		rc = ERR_DENIED;
-	}
 	PQclear(res);
 	return rc;
+}
+
+/* After a refusal: only the reason and the owner fields stay. */
+static berr
+principal_refused(struct principal *out, const char *reason, const char **why)
+{
+	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	out->nroles = 0;
+	out->email[0] = out->org_id[0] = '\0';
+	*why = principal_why_refused;
+	return ERR_DENIED;
+}
+
+/*
+ * The API-key branch: key is well formed. OK with *out filled, ERR_DENIED
+ * (logged here with the key's first 6 characters), ERR_DB_DOWN, ERR_DB.
+ */
+static berr
+principal_from_key(struct db *db, const struct config *cfg, const char *key,
+    const char *address, struct principal *out, const char **why)
+{
+	unsigned char d[APIKEY_DIGEST_LEN];
+	char hex[2 * APIKEY_DIGEST_LEN + 1], shown[16];
+	const char *reason;
+	size_t i;
+	berr rc;
+
+	apikey_digest(key, d);
+	for (i = 0; i < sizeof(d); i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	rc = principal_lookup(
+	    db, cfg, &principal_kind_key, d, hex, address, out, &reason);
+	if (rc != OK || reason == NULL)
+		return rc;
+	log_secret_prefix(key, shown, sizeof(shown));
+	if (strcmp(reason, "locked") == 0)
+		log_info("auth: api key %s from locked address %s refused (%d "
+		         "s left)",
+		    shown, address ? address : "?", out->retry_after);
+	else if (strcmp(reason, "limits") == 0)
+		log_error("auth: api key %s (key %s, user %lld) refused: its "
+		          "user does not fit a principal (name, org or more "
+		          "than %d roles)",
+		    shown, out->token_id, out->user_id, PRINCIPAL_MAX_ROLES);
+	else
+		log_info("auth: api key %s refused: %s%s%s%s", shown, reason,
+		    out->token_id[0] ? " (key " : "", out->token_id,
+		    out->token_id[0] ? ")" : "");
+	return principal_refused(out, reason, why);
 }
 
 /*
@@ -369,82 +408,23 @@ principal_from_session(struct db *db, const struct config *cfg,
     const char *token, const char *address, struct principal *out,
     const char **why)
 {
-	char hex[65], interval[16], shown[16];
 	unsigned char d[32];
-	const char *values[3], *v, *reason = NULL;
-	PGresult *res = NULL;
-	unsigned long mark;
+	char hex[65], shown[16];
+	const char *reason;
 	berr rc;
 
 	session_digest_hex(token, hex);
 	if (!hex_decode_to(hex, d, sizeof(d)))
 		return ERR_INTERNAL;
-	if (authcache_get(db, AUTH_SESSION, d, address, out))
-		return OK;
-	mark = authcache_mark();
-	snprintf(
-	    interval, sizeof(interval), "%d", principal_touch_interval(cfg));
-	values[0] = hex;
-	values[1] = interval;
-	values[2] = address;
-	if ((rc = principal_prepare(db)) != OK ||
-	    (rc = db_exec(db, "principal_session", 3, values, &res)) != OK)
-		goto out;
-	if (PQntuples(res) != 1) {
-		rc = ERR_DB;
-		goto out;
-	}
-	if ((v = principal_col(res, "locked_for")) != NULL && *v != '\0') {
-		if (parse_int(v, 1, INT_MAX, &out->retry_after) != OK)
-			out->retry_after = 1;
-		reason = "locked";
-		goto out;
-	}
-	if ((v = principal_col(res, "session_id")) == NULL || *v == '\0') {
-		reason = "unknown";
-		goto out;
-	}
-	out->method = AUTH_SESSION;
-	if (!principal_copy(out->token_id, sizeof(out->token_id), v) ||
-	    (v = principal_col(res, "user_id")) == NULL) {
-		rc = ERR_DB;
-		goto out;
-	}
-	out->user_id = strtoll(v, NULL, 10);
-	if ((v = principal_col(res, "username")) == NULL ||
-	    !principal_copy(out->username, sizeof(out->username), v))
-		reason = "limits";
-	else if ((v = principal_col(res, "expired")) == NULL || *v != 'f')
-		reason = "expired";
-	else if ((v = principal_col(res, "disabled")) == NULL || *v != 'f')
-		reason = "disabled";
-	else if ((v = principal_col(res, "email")) == NULL ||
-	    !principal_copy(out->email, sizeof(out->email), v) ||
-	    (v = principal_col(res, "org_id")) == NULL ||
-	    !principal_copy(out->org_id, sizeof(out->org_id), v) ||
-	    (v = principal_col(res, "roles")) == NULL ||
-	    !principal_parse_roles(v, out))
-		reason = "limits";
-	else if ((v = principal_col(res, "stale")) != NULL && *v == 't')
-		principal_touch(
-		    db, "principal_session_touch", out->token_id, interval);
-	if (reason == NULL)
-		authcache_put(db, AUTH_SESSION, d, address, out,
-		    principal_cache_ttl(cfg, res), mark);
-out:
-	if (reason != NULL) {
-		log_info("auth: session token %s refused: %s%s%s%s",
-		    log_secret_prefix(token, shown, sizeof(shown)), reason,
-		    out->token_id[0] ? " (session " : "", out->token_id,
-		    out->token_id[0] ? ")" : "");
-		snprintf(out->reason, sizeof(out->reason), "%s", reason);
-		out->nroles = 0;
-		out->email[0] = out->org_id[0] = '\0';
-		*why = principal_why_refused;
-		rc = ERR_DENIED;
-	}
-	PQclear(res);
-	return rc;
+	rc = principal_lookup(
+	    db, cfg, &principal_kind_session, d, hex, address, out, &reason);
+	if (rc != OK || reason == NULL)
+		return rc;
+	log_info("auth: session token %s refused: %s%s%s%s",
+	    log_secret_prefix(token, shown, sizeof(shown)), reason,
+	    out->token_id[0] ? " (session " : "", out->token_id,
+	    out->token_id[0] ? ")" : "");
+	return principal_refused(out, reason, why);
 }
 
 bool
