@@ -77,7 +77,7 @@ main_idle(int fd, struct db *db)
 	if (n <= 0)
 		return 0;
 	if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLERR | POLLHUP)))
-		authcache_sync(db);
+		authcache_readable(db);
 	return (p[0].revents & POLLIN) != 0;
 }
 

@@ -25,6 +25,13 @@
 #include "parse.h"
 
 #define AUTHCACHE_MARGIN_MS 500
+/*
+ * How often a busy worker reads its database socket for notifications.
+ * Not a weakness: a revoker waits for this worker's acknowledgement, which
+ * comes after the read, so this only bounds how much longer it waits
+ * (authcache.h); it saves a system call on nearly every request.
+ */
+#define AUTHCACHE_READ_EVERY_MS 10
 /* How often one sync may renew or acknowledge and read again. */
 #define AUTHCACHE_ROUNDS 3
 
@@ -61,6 +68,7 @@ static unsigned long authcache_conn; /* db_generation() registered on */
 static long authcache_seen;          /* highest epoch notified */
 static long authcache_acked;         /* highest epoch acknowledged */
 static int64_t authcache_lease_end;  /* ms; 0: no lease */
+static int64_t authcache_last_read;  /* ms: the socket last read */
 static unsigned long authcache_marks = 1;
 static unsigned long authcache_agents = 1;
 static struct authcache_entry authcache_entries[LIMIT_AUTHCACHE_ENTRIES];
@@ -199,11 +207,18 @@ authcache_drain(PGconn *conn)
 	return auth;
 }
 
-void
-authcache_sync(struct db *db)
+/*
+ * authcache_sync() and authcache_readable(): force says to read the socket
+ * now; otherwise a busy worker reads it at most every
+ * AUTHCACHE_READ_EVERY_MS (what libpq already read along with an answer is
+ * taken every time, without a system call).
+ */
+static void
+authcache_sync_read(struct db *db, bool force)
 {
 	char ack[24];
 	PGconn *conn;
+	int64_t t;
 	int round;
 
 	if (authcache_lease_s == 0)
@@ -216,9 +231,13 @@ authcache_sync(struct db *db)
 			(void)authcache_register(db);
 		return;
 	}
-	if (!PQconsumeInput(conn)) {
-		authcache_drop();
-		return;
+	t = authcache_now();
+	if (force || t - authcache_last_read >= AUTHCACHE_READ_EVERY_MS) {
+		if (!PQconsumeInput(conn)) {
+			authcache_drop();
+			return;
+		}
+		authcache_last_read = t;
 	}
 	for (round = 0; round < AUTHCACHE_ROUNDS; round++) {
 		int64_t now;
@@ -240,6 +259,18 @@ authcache_sync(struct db *db)
 		if ((conn = db_conn(db)) == NULL)
 			return;
 	}
+}
+
+void
+authcache_sync(struct db *db)
+{
+	authcache_sync_read(db, false);
+}
+
+void
+authcache_readable(struct db *db)
+{
+	authcache_sync_read(db, true);
 }
 
 int
@@ -371,7 +402,7 @@ authcache_barrier(struct db *db)
 	}
 	/* This process's own cache first: its notification is already
 	 * here (PostgreSQL sends a session its own after the commit). */
-	authcache_sync(db);
+	authcache_readable(db);
 	if ((rc = db_exec_sql(db, authcache_sql_barrier, 1, v, &res)) != OK)
 		goto out;
 	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0)

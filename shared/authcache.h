@@ -63,8 +63,14 @@ bool authcache_enabled(void);
 void authcache_sync(struct db *db);
 
 /* The socket on which notifications arrive, -1 when none: poll it while
- * idle and call authcache_sync() when it is readable. */
+ * idle and call authcache_readable() when it is readable. */
 int authcache_fd(struct db *db);
+
+/* As authcache_sync(), reading the socket now. authcache_sync() reads it
+ * at most every 10 ms (what libpq holds already is taken every time): a
+ * revoker waits that much longer for a busy worker's acknowledgement, and
+ * the worker saves a system call on nearly every request. */
+void authcache_readable(struct db *db);
 
 /*
  * A copy of the principal cached for (m, digest, address) into *out;

@@ -49,7 +49,7 @@ test_wait_sync(void)
 	CU_ASSERT_TRUE(p.fd >= 0);
 	if (p.fd >= 0)
 		CU_ASSERT_EQUAL(poll(&p, 1, 5000), 1);
-	authcache_sync(test_db);
+	authcache_readable(test_db);
 }
 
 /* A change the auth triggers announce, made on the admin's connection. */
