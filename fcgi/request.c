@@ -16,6 +16,7 @@
 
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "limit.h"
 #include "log.h"
 
@@ -74,12 +75,11 @@ static void
 request_new_id(char *out, size_t size)
 {
 	unsigned char raw[8];
-	size_t i;
+	size_t n = size > 2 * sizeof(raw) ? sizeof(raw) : (size - 1) / 2;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
 		memset(raw, 0, sizeof(raw));
-	for (i = 0; i < sizeof(raw) && 2 * i + 2 < size; i++)
-		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	hex_encode_to(raw, n, out);
 }
 
 /* Parses CONTENT_LENGTH strictly: digits only, no overflow. -1 if absent,

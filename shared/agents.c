@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "config.h"
+#include "hex.h"
 #include "dotprompt.h"
 #include "file.h"
 #include "log.h"
@@ -86,15 +87,13 @@ agents_sha256_hex(const char *buf, size_t len, char hex[65])
 {
 	unsigned char md[32];
 	unsigned int mdlen = 0;
-	size_t i;
 
 	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != 32) {
 		hex[0] = '\0';
 		return;
 	}
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_encode_to(md, 32, hex);
 }
 
 /* Parses one file into f; a bad file is logged and marked, not an error. */

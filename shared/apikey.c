@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "hex.h"
 #include "log.h"
 
 /* Longest expiry accepted: 100 years. Beyond it the timestamp arithmetic
@@ -117,16 +118,10 @@ apikey_digest(const char *key, unsigned char out[APIKEY_DIGEST_LEN])
 static void
 apikey_digest_hex(const char *key, char hex[2 * APIKEY_DIGEST_LEN + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char d[APIKEY_DIGEST_LEN];
-	size_t i;
 
 	apikey_digest(key, d);
-	for (i = 0; i < sizeof(d); i++) {
-		hex[2 * i] = digits[d[i] >> 4];
-		hex[2 * i + 1] = digits[d[i] & 15];
-	}
-	hex[2 * APIKEY_DIGEST_LEN] = '\0';
+	hex_encode_to(d, sizeof(d), hex);
 }
 
 /*

@@ -23,6 +23,7 @@
 #include <openssl/sha.h>
 
 #include "config.h"
+#include "hex.h"
 
 /* A key file larger than this is not a base64 key. */
 #define CRYPTO_KEY_FILE_MAX 256
@@ -40,14 +41,12 @@ crypto_key_id(struct crypto_key *k)
 	static const char label[] = "berth-key-id";
 	unsigned char buf[sizeof(label) - 1 + CRYPTO_KEY_LEN];
 	unsigned char d[SHA256_DIGEST_LENGTH];
-	size_t i;
 
 	memcpy(buf, label, sizeof(label) - 1);
 	memcpy(buf + sizeof(label) - 1, k->key, CRYPTO_KEY_LEN);
 	SHA256(buf, sizeof(buf), d);
 	OPENSSL_cleanse(buf, sizeof(buf));
-	for (i = 0; i < CRYPTO_KEY_ID_LEN / 2; i++)
-		snprintf(k->id + 2 * i, 3, "%02x", d[i]);
+	hex_encode_to(d, CRYPTO_KEY_ID_LEN / 2, k->id);
 }
 
 berr

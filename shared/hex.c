@@ -23,18 +23,25 @@ hex_digit(char c)
 char *
 hex_encode(const unsigned char *p, size_t n)
 {
-	static const char digits[] = "0123456789abcdef";
 	char *s;
-	size_t i;
 
 	if (n > (SIZE_MAX - 1) / 2 || (s = malloc(2 * n + 1)) == NULL)
 		return NULL;
-	for (i = 0; i < n; i++) {
-		s[2 * i] = digits[p[i] >> 4];
-		s[2 * i + 1] = digits[p[i] & 0x0f];
-	}
-	s[2 * n] = '\0';
+	hex_encode_to(p, n, s);
 	return s;
+}
+
+void
+hex_encode_to(const unsigned char *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 0x0f];
+	}
+	out[2 * n] = '\0';
 }
 
 bool

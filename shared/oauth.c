@@ -25,6 +25,7 @@
 #include "apikey.h"
 #include "audit.h"
 #include "config.h"
+#include "hex.h"
 #include "limit.h"
 #include "log.h"
 #include "parse.h"
@@ -661,8 +662,7 @@ oauth_user(struct db *db, const struct config *cfg, struct json_object *o,
 		if ((unsigned char)sub[i] < 0x20 || sub[i] == 0x7f)
 			plain = false;
 	apikey_digest(sub, d);
-	for (i = 0; i < 20; i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	hex_encode_to(d, 20, hex);
 	if (email != NULL && (strlen(email) < 3 || strlen(email) > 320))
 		email = NULL;
 	for (attempt = plain ? 0 : 1; attempt < 2; attempt++) {
@@ -838,7 +838,6 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 	long long uid = 0;
 	int waited;
 	int wait_max = (cfg->cloudship.oauth.timeout + 1) * 1000;
-	size_t i;
 	berr rc = OK;
 
 	log_secret_prefix(token, shown, sizeof(shown));
@@ -847,8 +846,7 @@ oauth_resolve(struct db *db, const struct config *cfg, const char *token,
 		goto out;
 	}
 	apikey_digest(token, d);
-	for (i = 0; i < sizeof(d); i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	hex_encode_to(d, sizeof(d), hex);
 	out->method = AUTH_OAUTH;
 	memcpy(out->token_id, hex, sizeof(hex));
 	/* The cache; on a miss, claim the introspection or wait for the

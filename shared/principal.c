@@ -233,20 +233,22 @@ principal_touch_interval(const struct config *cfg)
 static int
 principal_cache_ttl(const struct config *cfg, const PGresult *res)
 {
-	const char *cols[2] = { "expires_in", "touch_in" }, *v;
+	const char *stale = principal_col(res, "stale"),
+	           *touch = principal_col(res, "touch_in"),
+	           *expires = principal_col(res, "expires_in");
 	int ttl = principal_touch_interval(cfg), left;
-	size_t i;
 
-	for (i = 0; i < 2; i++) {
-		if ((v = principal_col(res, cols[i])) == NULL)
+	if (stale == NULL || touch == NULL || expires == NULL)
+		return 0;
+	/* A lookup that wrote last_used_at has a whole interval ahead. */
+	if (*stale != 't' && *touch != '\0') {
+		if (parse_int(touch, INT_MIN, INT_MAX, &left) != OK)
 			return 0;
-		if (*v == '\0')
-			continue;
-		if (i == 1 && (v = principal_col(res, "stale")) != NULL &&
-		    *v == 't')
-			continue;
-		if (parse_int(principal_col(res, cols[i]), INT_MIN, INT_MAX,
-		        &left) != OK)
+		if (left < ttl)
+			ttl = left;
+	}
+	if (*expires != '\0') {
+		if (parse_int(expires, INT_MIN, INT_MAX, &left) != OK)
 			return 0;
 		if (left < ttl)
 			ttl = left;
@@ -371,12 +373,10 @@ principal_from_key(struct db *db, const struct config *cfg, const char *key,
 	unsigned char d[APIKEY_DIGEST_LEN];
 	char hex[2 * APIKEY_DIGEST_LEN + 1], shown[16];
 	const char *reason;
-	size_t i;
 	berr rc;
 
 	apikey_digest(key, d);
-	for (i = 0; i < sizeof(d); i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	hex_encode_to(d, sizeof(d), hex);
 	rc = principal_lookup(
 	    db, cfg, &principal_kind_key, d, hex, address, out, &reason);
 	if (rc != OK || reason == NULL)
@@ -413,9 +413,8 @@ principal_from_session(struct db *db, const struct config *cfg,
 	const char *reason;
 	berr rc;
 
-	session_digest_hex(token, hex);
-	if (!hex_decode_to(hex, d, sizeof(d)))
-		return ERR_INTERNAL;
+	session_digest(token, d);
+	hex_encode_to(d, sizeof(d), hex);
 	rc = principal_lookup(
 	    db, cfg, &principal_kind_session, d, hex, address, out, &reason);
 	if (rc != OK || reason == NULL)

@@ -55,14 +55,18 @@ session_well_formed(const char *s)
 }
 
 void
+session_digest(const char *token, unsigned char d[32])
+{
+	SHA256((const unsigned char *)token, strlen(token), d);
+}
+
+void
 session_digest_hex(const char *token, char hex[65])
 {
 	unsigned char d[SHA256_DIGEST_LENGTH];
-	size_t i;
 
-	SHA256((const unsigned char *)token, strlen(token), d);
-	for (i = 0; i < sizeof(d); i++)
-		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	session_digest(token, d);
+	hex_encode_to(d, sizeof(d), hex);
 }
 
 berr

@@ -27,7 +27,10 @@
 /* True when s has the exact shape of a session token. */
 bool session_well_formed(const char *s);
 
-/* Lowercase hex SHA-256 of token into hex (65 bytes). */
+/* SHA-256 of token into d (32 bytes): what sessions.token_digest holds. */
+void session_digest(const char *token, unsigned char d[32]);
+
+/* The same as lowercase hex into hex (65 bytes). */
 void session_digest_hex(const char *token, char hex[65]);
 
 /* What to store about the user's upstream key; all borrowed. */

@@ -433,6 +433,14 @@ test_hex(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
 	CU_ASSERT_STRING_EQUAL(h, "00017f80abff");
+	{
+		char to[2 * sizeof(bytes) + 2];
+
+		memset(to, 'x', sizeof(to));
+		hex_encode_to(bytes, 3, to);
+		CU_ASSERT_STRING_EQUAL(to, "00017f");
+		CU_ASSERT_EQUAL(to[7], 'x'); /* nothing past the NUL */
+	}
 	back = hex_decode(h, &n);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(back);
 	CU_ASSERT_EQUAL(n, sizeof(bytes));
