@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "autoconf.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "limit.h"
@@ -60,15 +61,6 @@ struct link {
 	bool replaced;
 	double connected_at, last_hb; /* epoch seconds, 0 = none */
 };
-
-static long long
-link_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double
 link_epoch(void)
@@ -159,7 +151,7 @@ link_new(const struct config *cfg, struct db *db)
 	l->cfg = cfg;
 	l->db = db;
 	l->st = LS_WAIT;
-	l->next_try = l->started = link_now();
+	l->next_try = l->started = clock_ms();
 	if (gethostname(host, sizeof(host) - 1) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	link_copy_clean(l->name, sizeof(l->name),
@@ -215,7 +207,7 @@ link_drop(struct link *l, const char *why, long long delay_ms, bool stop)
 		if (delay_ms < 0)
 			delay_ms = link_backoff(l);
 		l->st = LS_WAIT;
-		l->next_try = link_now() + delay_ms;
+		l->next_try = clock_ms() + delay_ms;
 		log_info("reconnecting to Lighthouse in %lld ms", delay_ms);
 	}
 	link_status_write(l);
@@ -312,7 +304,7 @@ link_connect(struct link *l)
 	link_send(l, &m);
 	pbutil_arena_free(&a);
 	l->st = LS_AUTH;
-	l->auth_deadline = link_now() + AUTH_TIMEOUT_MS;
+	l->auth_deadline = clock_ms() + AUTH_TIMEOUT_MS;
 	log_debug("ManagementChannel opened to %s, StationAuth sent (%zu "
 	          "agents, %zu tools)",
 	    cs->endpoint, auth.n_agents, auth.n_tools);
@@ -372,7 +364,7 @@ link_auth_result(struct link *l, const Lighthouse__V1__AuthResult *r)
 	l->replaced = false;
 	l->last_error[0] = '\0';
 	l->connected_at = link_epoch();
-	l->last_rx = link_now();
+	l->last_rx = clock_ms();
 	l->hb_next = l->last_rx + l->hb_interval;
 	l->outbox_next = 0;
 	l->inflight = 0;
@@ -491,7 +483,7 @@ link_on_message(struct link *l, const uint8_t *data, size_t len)
 		    len);
 		return;
 	}
-	l->last_rx = link_now();
+	l->last_rx = clock_ms();
 	switch (m->message_case) {
 	case MM(AUTH_RESULT): link_auth_result(l, m->auth_result); break;
 	case MM(DISCONNECT): link_disconnect(l, m->disconnect); break;
@@ -518,7 +510,7 @@ link_heartbeat(struct link *l)
 
 	lighthouse__v1__heartbeat_request__init(&hb);
 	lighthouse__v1__system_metrics__init(&met);
-	met.uptime_seconds = (link_now() - l->started) / 1000;
+	met.uptime_seconds = (clock_ms() - l->started) / 1000;
 	met.active_runs = 0;
 	hb.registration_key = cs->registration_key;
 	hb.environment = (char *)mgmt_default_env(l->cfg);
@@ -554,7 +546,7 @@ link_heartbeat_end(struct link *l, const struct transport_event *ev)
 		return;
 	}
 	link_copy_clean(msg, sizeof(msg), r->message);
-	l->last_rx = link_now();
+	l->last_rx = clock_ms();
 	if (r->success) {
 		log_debug("heartbeat acknowledged");
 		l->last_hb = link_epoch();
@@ -797,7 +789,7 @@ link_runs(struct link *l)
 static void
 link_timers(struct link *l)
 {
-	long long now = link_now();
+	long long now = clock_ms();
 	char why[120];
 
 	switch (l->st) {
@@ -903,19 +895,19 @@ link_reconfigure(struct link *l, const struct config *cfg)
 	l->replaced = false;
 	l->attempt = 0;
 	l->st = LS_WAIT;
-	l->next_try = link_now();
+	l->next_try = clock_ms();
 }
 
 void
 link_shutdown(struct link *l, int wait_ms)
 {
 	struct transport_event ev;
-	long long until = link_now() + wait_ms;
+	long long until = clock_ms() + wait_ms;
 
 	if (l->t != NULL && transport_stream_open(l->t)) {
 		transport_stream_close_send(l->t);
 		while (l->t != NULL && transport_stream_open(l->t) &&
-		    link_now() < until) {
+		    clock_ms() < until) {
 			transport_poll(l->t, 100, &ev);
 			if (ev.kind == TEV_STREAM_MSG)
 				link_on_message(l, ev.data, ev.len);

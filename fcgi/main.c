@@ -5,7 +5,10 @@
  * open or inherit the socket, drop privileges, write the pid file, then let
  * server.c supervise the workers. Each worker owns one database connection
  * (opened lazily, so a database that is down at start-up only makes
- * /healthz answer 503) and answers requests one at a time.
+ * /healthz answer 503) and answers requests one at a time. With the
+ * credential cache on (auth.cache_lease, authcache.h) an idle worker
+ * waits on the listening socket and its database connection at once, and
+ * calls authcache_sync() before every request.
  */
 #include <errno.h>
 #include <fcntl.h>

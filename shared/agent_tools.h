@@ -3,7 +3,8 @@
  *
  * A dynamic provider of the tool registry (tools_set_dynamic()): tools/list
  * shows, after every other tool, one tool per agent of the request's
- * environment (the agents table, one query per page that reaches them) to
+ * environment (the agents table: one query, then kept per worker until a
+ * trigger on agents notifies a change, see authcache_agents_gen()) to
  * a principal with tools.call and agents.run there, with Station's dynamic
  * agent server's input schema {input: string (required), variables:
  * object} and the agent's description. Agents whose names are no valid MCP

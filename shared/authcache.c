@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 
 #include "apikey.h"
+#include "clock.h"
 #include "db.h"
 #include "limit.h"
 #include "log.h"
@@ -73,15 +73,6 @@ static unsigned long authcache_marks = 1;
 static unsigned long authcache_agents = 1;
 static struct authcache_entry authcache_entries[LIMIT_AUTHCACHE_ENTRIES];
 
-static int64_t
-authcache_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Forgets every entry, and that any lookup in flight may be kept. */
 static void
 authcache_flush(void)
@@ -123,7 +114,7 @@ authcache_take_lease(struct db *db, const char *ack)
 	char secs[16];
 	const char *v[2] = { ack, secs };
 	PGresult *res = NULL;
-	int64_t sent = authcache_now();
+	int64_t sent = clock_ms();
 	long acked = 0, gen = 0;
 	berr rc;
 
@@ -231,7 +222,7 @@ authcache_sync_read(struct db *db, bool force)
 			(void)authcache_register(db);
 		return;
 	}
-	t = authcache_now();
+	t = clock_ms();
 	if (force || t - authcache_last_read >= AUTHCACHE_READ_EVERY_MS) {
 		if (!PQconsumeInput(conn)) {
 			authcache_drop();
@@ -243,7 +234,7 @@ authcache_sync_read(struct db *db, bool force)
 		int64_t now;
 
 		(void)authcache_drain(conn);
-		now = authcache_now();
+		now = clock_ms();
 		if (now >= authcache_lease_end)
 			authcache_flush(); /* the barrier no longer waits */
 		if (authcache_seen <= authcache_acked &&
@@ -304,7 +295,7 @@ bool
 authcache_get(struct db *db, enum auth_method m, const unsigned char *digest,
     const char *address, struct principal *out)
 {
-	int64_t now = authcache_now();
+	int64_t now = clock_ms();
 	size_t i;
 
 	if (!authcache_live(db, now))
@@ -334,7 +325,7 @@ authcache_mark(void)
 bool
 authcache_valid(struct db *db, unsigned long mark)
 {
-	return mark == authcache_marks && authcache_live(db, authcache_now());
+	return mark == authcache_marks && authcache_live(db, clock_ms());
 }
 
 void
@@ -343,7 +334,7 @@ authcache_put(struct db *db, enum auth_method m, const unsigned char *digest,
     unsigned long mark)
 {
 	struct authcache_entry *e = NULL;
-	int64_t now = authcache_now();
+	int64_t now = clock_ms();
 	size_t i;
 
 	if (ttl_s <= 0 || mark != authcache_marks || !authcache_live(db, now))
@@ -376,7 +367,7 @@ authcache_put(struct db *db, enum auth_method m, const unsigned char *digest,
 unsigned long
 authcache_agents_gen(void)
 {
-	int64_t now = authcache_now();
+	int64_t now = clock_ms();
 
 	if (authcache_lease_s == 0 || authcache_conn == 0 ||
 	    now >= authcache_lease_end)

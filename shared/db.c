@@ -23,8 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* No connection attempt sooner than this after a failed one. */
@@ -58,15 +58,6 @@ struct db {
 	size_t capstmts;
 	char sqlstate[6];
 };
-
-static long long
-db_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Copies a libpq message into buf on one line: libpq ends messages with a
@@ -193,7 +184,7 @@ db_open(struct db *db)
 			    "db: the database connection string is malformed "
 			    "(not shown: it may hold a password)");
 		db->down_logged = true;
-		db->next_try_ms = db_now_ms() + DB_RETRY_MS;
+		db->next_try_ms = clock_ms() + DB_RETRY_MS;
 		return ERR_DB_DOWN;
 	}
 	conn = PQconnectdbParams(keys, vals, 1);
@@ -207,7 +198,7 @@ db_open(struct db *db)
 		else
 			log_debug("db: still cannot connect: %s", msg);
 		db->down_logged = true;
-		db->next_try_ms = db_now_ms() + DB_RETRY_MS;
+		db->next_try_ms = clock_ms() + DB_RETRY_MS;
 		if (conn != NULL)
 			PQfinish(conn);
 		return ERR_DB_DOWN;
@@ -227,7 +218,7 @@ db_connect(struct db *db)
 	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK)
 		return OK;
 	db_drop(db);
-	if (db_now_ms() < db->next_try_ms)
+	if (clock_ms() < db->next_try_ms)
 		return ERR_DB_DOWN;
 	return db_open(db);
 }

@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "authcache.h"
+#include "clock.h"
 #include "config.h"
 #include "limit.h"
 #include "log.h"
@@ -369,15 +369,6 @@ static struct {
 	struct mcp_session s;
 } mcp_session_cache[MCP_SESSION_CACHED];
 
-static int64_t
-mcp_session_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The cache slot of (p, id), or -1. */
 static int
 mcp_session_cache_find(const struct principal *p, const char *id)
@@ -413,7 +404,7 @@ static void
 mcp_session_cache_put(struct db *db, const struct principal *p,
     const struct mcp_session *s, int ttl_s, unsigned long mark)
 {
-	int64_t now = mcp_session_now_ms();
+	int64_t now = clock_ms();
 	int i = mcp_session_cache_find(p, s->id);
 	size_t j;
 
@@ -448,7 +439,7 @@ static bool
 mcp_session_cache_get(struct db *db, const struct principal *p, const char *id,
     struct mcp_session *out)
 {
-	int64_t now = mcp_session_now_ms();
+	int64_t now = clock_ms();
 	int i = mcp_session_cache_find(p, id);
 
 	if (i < 0)

@@ -20,7 +20,12 @@
  *
  * Every operation is one prepared statement (one round trip); load()
  * touches last_used_at in the same statement, at most once per
- * min(60 s, idle timeout / 10, auth.key_touch_interval). Expired rows are
+ * min(60 s, idle timeout / 10, auth.key_touch_interval). In berth-fcgi,
+ * this module also keeps the sessions create() and load() returned (32 per
+ * worker) and answers load() from them while authcache.h says the worker's
+ * cache holds, until that write falls due or the absolute timeout;
+ * remove() and set_log_level() wait in authcache_barrier(), so another
+ * responder's next request sees them. Expired rows are
  * not purged here (load ignores them; remove deletes this principal's).
  *
  * Cancel markers (notifications/cancelled, table mcp_cancels of

@@ -161,8 +161,8 @@ void tools_set_provider(const struct tool_def *defs, size_t n);
  * a tool's name is tmpl->name (a prefix such as "agent_") followed by a
  * name the provider knows, its description comes from the provider, and
  * the handler finds the full name in ctx->tool_name. tools/list asks the
- * provider only when the principal may call tmpl (one query per page that
- * reaches the provider's tools); tools/call asks exists() only after the
+ * provider only when the principal may call tmpl (the provider may answer
+ * from its own cache: agent_tools.c does); tools/call asks exists() only after the
  * permission check, so a principal who may not call tmpl learns nothing
  * of which names exist. Borrowed: must outlive every call.
  */
