@@ -161,6 +161,26 @@ test_notify(void)
 	    test_str(other_db, "SELECT berth_auth_barrier(30)::text"), "true");
 }
 
+/* A payload that is no number still empties the cache; a barrier asked
+ * inside a transaction is refused (it would wait for its own change). */
+static void
+test_bad_input(void)
+{
+	struct principal out;
+
+	authcache_put(test_db, AUTH_API_KEY, test_d1, "127.0.0.1", &test_p, 30,
+	    authcache_mark());
+	CU_ASSERT_EQUAL(db_exec_sql(other_db,
+	                    "NOTIFY berth_auth, 'not-a-number'", 0, NULL, NULL),
+	    OK);
+	test_wait_sync();
+	CU_ASSERT_FALSE(
+	    authcache_get(test_db, AUTH_API_KEY, test_d1, "127.0.0.1", &out));
+	CU_ASSERT_EQUAL(db_exec_sql(other_db, "BEGIN", 0, NULL, NULL), OK);
+	CU_ASSERT_EQUAL(authcache_barrier(other_db), ERR_INTERNAL);
+	CU_ASSERT_EQUAL(db_exec_sql(other_db, "ROLLBACK", 0, NULL, NULL), OK);
+}
+
 static void
 test_barrier_waits(void)
 {
@@ -295,6 +315,8 @@ main(void)
 		{ "a worker registers: LISTEN and a lease", test_register },
 		{ "an entry matches digest, kind and address", test_match },
 		{ "a notification empties, and is acknowledged", test_notify },
+		{ "a malformed payload, a barrier inside a transaction",
+		    test_bad_input },
 		{ "the barrier waits out an unacknowledged lease",
 		    test_barrier_waits },
 		{ "an epoch ahead of the notifications empties the cache",
