@@ -19,10 +19,9 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
-#include <openssl/evp.h>
 
 #include "config.h"
-#include "hex.h"
+#include "digest.h"
 #include "dotprompt.h"
 #include "file.h"
 #include "log.h"
@@ -82,20 +81,6 @@ agents_cmp(const void *a, const void *b)
 	    ((const struct agents_file *)b)->path);
 }
 
-static void
-agents_sha256_hex(const char *buf, size_t len, char hex[65])
-{
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32) {
-		hex[0] = '\0';
-		return;
-	}
-	hex_encode_to(md, 32, hex);
-}
-
 /* Parses one file into f; a bad file is logged and marked, not an error. */
 static berr
 agents_load_file(struct agents_file *f)
@@ -121,7 +106,7 @@ agents_load_file(struct agents_file *f)
 		                            : "cannot be read, skipped");
 		return OK;
 	}
-	agents_sha256_hex(buf, len, f->checksum);
+	(void)!digest_sha256_hex(buf, len, f->checksum);
 	rc = dotprompt_parse(buf, len, base, &f->dp, &err);
 	free(buf);
 	if (rc == ERR_NOMEM)

@@ -22,10 +22,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "config.h"
 #include "crypto.h"
+#include "digest.h"
 #include "hex.h"
 #include "limit.h"
 #include "log.h"
@@ -98,10 +98,10 @@ aicred_b64url(const unsigned char *in, size_t n, char *out)
 void
 aicred_pkce_challenge(const char *verifier, char *out)
 {
-	unsigned char d[SHA256_DIGEST_LENGTH];
+	unsigned char d[DIGEST_SHA256_LEN];
 	char enc[48];
 
-	SHA256((const unsigned char *)verifier, strlen(verifier), d);
+	(void)!digest_sha256(verifier, strlen(verifier), d);
 	aicred_b64url(d, sizeof(d), enc);
 	/* 32 bytes are always 43 characters. */
 	memcpy(out, enc, AICRED_PKCE_LEN);

@@ -46,6 +46,7 @@
 
 #include <openssl/evp.h>
 
+#include "digest.h"
 #include "hex.h"
 #include "log.h"
 #include "parse.h"
@@ -156,7 +157,7 @@ audit_hash(const unsigned char *prev, const struct audit_row *r,
 
 	if ((md = EVP_MD_CTX_new()) == NULL)
 		return ERR_NOMEM;
-	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(md, digest_sha256_md(), NULL) != 1 ||
 	    EVP_DigestUpdate(md, prev != NULL ? prev : zero, AUDIT_HASH_LEN) !=
 	        1 ||
 	    EVP_DigestUpdate(md, AUDIT_DOMAIN, strlen(AUDIT_DOMAIN)) != 1 ||

@@ -20,9 +20,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "config.h"
+#include "digest.h"
 #include "hex.h"
 
 /* A key file larger than this is not a base64 key. */
@@ -40,11 +40,11 @@ crypto_key_id(struct crypto_key *k)
 {
 	static const char label[] = "berth-key-id";
 	unsigned char buf[sizeof(label) - 1 + CRYPTO_KEY_LEN];
-	unsigned char d[SHA256_DIGEST_LENGTH];
+	unsigned char d[DIGEST_SHA256_LEN];
 
 	memcpy(buf, label, sizeof(label) - 1);
 	memcpy(buf + sizeof(label) - 1, k->key, CRYPTO_KEY_LEN);
-	SHA256(buf, sizeof(buf), d);
+	(void)!digest_sha256(buf, sizeof(buf), d);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	hex_encode_to(d, CRYPTO_KEY_ID_LEN / 2, k->id);
 }

@@ -29,8 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
+#include "digest.h"
 #include "file.h"
 #include "limit.h"
 #include "log.h"
@@ -163,8 +162,6 @@ static berr
 migrate_read(const char *dir, struct migrate_file *m, char *msg, size_t size)
 {
 	char path[PATH_MAX];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
 	size_t len = 0;
 	char *buf = NULL;
 	int err = 0;
@@ -192,13 +189,11 @@ migrate_read(const char *dir, struct migrate_file *m, char *msg, size_t size)
 		rc = ERR_INVALID;
 		goto out;
 	}
-	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1) {
+	if (!digest_sha256_hex(buf, len, m->sum)) {
 		migrate_msg(msg, size, "%s: SHA-256 failed", path);
 		rc = ERR_INTERNAL;
 		goto out;
 	}
-	for (i = 0; i < mdlen && i * 2 + 2 < sizeof(m->sum); i++)
-		snprintf(m->sum + i * 2, 3, "%02x", md[i]);
 	m->text = buf;
 	m->len = len;
 	buf = NULL;

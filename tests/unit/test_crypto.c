@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "digest.h"
 #include "hex.h"
 #include "log.h"
 #include "session.h"
@@ -460,6 +461,40 @@ test_hex(void)
 	free(back);
 }
 
+/* digest.h: SHA-256 against FIPS 180-2's vectors, and the fetched
+ * algorithm against OpenSSL's own (EVP_sha256()) on a longer input. */
+static void
+test_digest(void)
+{
+	static const char abc[] =
+	    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	static const char empty[] =
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	static const char two_blocks[] =
+	    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+	unsigned char d[DIGEST_SHA256_LEN], ref[EVP_MAX_MD_SIZE], buf[1000];
+	unsigned int n = 0;
+	char hex[2 * DIGEST_SHA256_LEN + 1];
+	size_t i;
+
+	CU_ASSERT_TRUE(digest_sha256_hex("abc", 3, hex));
+	CU_ASSERT_STRING_EQUAL(hex, abc);
+	CU_ASSERT_TRUE(digest_sha256_hex("", 0, hex));
+	CU_ASSERT_STRING_EQUAL(hex, empty);
+	CU_ASSERT_TRUE(digest_sha256_hex(
+	    "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+	    hex));
+	CU_ASSERT_STRING_EQUAL(hex, two_blocks);
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7);
+	CU_ASSERT_TRUE(digest_sha256(buf, sizeof(buf), d));
+	CU_ASSERT_EQUAL_FATAL(
+	    EVP_Digest(buf, sizeof(buf), ref, &n, EVP_sha256(), NULL), 1);
+	CU_ASSERT_EQUAL(n, DIGEST_SHA256_LEN);
+	CU_ASSERT_EQUAL(memcmp(d, ref, DIGEST_SHA256_LEN), 0);
+	CU_ASSERT_EQUAL(EVP_MD_get_size(digest_sha256_md()), DIGEST_SHA256_LEN);
+}
+
 int
 main(void)
 {
@@ -478,6 +513,7 @@ main(void)
 		{ "crypto", "seal arguments", test_seal_arguments },
 		{ "crypto", "key sources and file mode", test_key_sources },
 		{ "crypto", "hex encoding", test_hex },
+		{ "crypto", "SHA-256 (digest.h)", test_digest },
 		{ "session", "token shape and digest",
 		    test_session_token_shape },
 	};
