@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 
@@ -71,15 +72,38 @@ request_id_sane(const char *s)
 	return true;
 }
 
+/*
+ * Request ids need to be unique and unguessable, not secret. One
+ * RAND_bytes() call costs about as much as the rest of a small request's
+ * own work (a DRBG round and a getpid() system call), so a worker draws
+ * random bytes for 32 ids at a time. A forked child must not hand out its
+ * parent's ids: the pool is emptied in the child (pthread_atfork).
+ */
+static unsigned char request_pool[32 * 8];
+static size_t request_pool_next = sizeof(request_pool);
+
+static void
+request_pool_forget(void)
+{
+	request_pool_next = sizeof(request_pool);
+}
+
 static void
 request_new_id(char *out, size_t size)
 {
-	unsigned char raw[8];
-	size_t n = size > 2 * sizeof(raw) ? sizeof(raw) : (size - 1) / 2;
+	static bool registered;
+	size_t n = size > 2 * 8 ? 8 : (size - 1) / 2;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
-		memset(raw, 0, sizeof(raw));
-	hex_encode_to(raw, n, out);
+	if (!registered)
+		registered =
+		    pthread_atfork(NULL, NULL, request_pool_forget) == 0;
+	if (request_pool_next + 8 > sizeof(request_pool)) {
+		if (RAND_bytes(request_pool, sizeof(request_pool)) != 1)
+			memset(request_pool, 0, sizeof(request_pool));
+		request_pool_next = 0;
+	}
+	hex_encode_to(request_pool + request_pool_next, n, out);
+	request_pool_next += 8;
 }
 
 /* Parses CONTENT_LENGTH strictly: digits only, no overflow. -1 if absent,

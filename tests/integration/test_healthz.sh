@@ -43,6 +43,18 @@ for f in "${fronts[@]}"; do
 	assert_contains "$HTTP_BODY" "web server" "$f 3 MiB answered by the web server"
 done
 
+# Request ids: 16 hex digits, all different. Each worker draws random bytes
+# for 32 ids at a time, so 80 requests over the workers take every worker
+# past at least one refill; a client's own sane id is kept.
+ids=$(for _ in $(seq 1 80); do
+	curl -sS -o /dev/null -D - "$BERTH_URL/healthz" | tr -d '\r' |
+		sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p'
+done)
+assert_eq "$(grep -cE '^[0-9a-f]{16}$' <<<"$ids")" 80 "request ids of 80 requests are 16 hex digits"
+assert_eq "$(sort -u <<<"$ids" | wc -l)" 80 "request ids of 80 requests are all different"
+assert_eq "$(curl -sS -o /dev/null -D - -H 'X-Request-Id: trace-42' "$BERTH_URL/healthz" |
+	tr -d '\r' | sed -n 's/^[Xx]-[Rr]equest-[Ii]d: //p')" trace-42 "a client's request id is kept"
+
 # The database goes away: the responders say so, and come back by themselves.
 pid_before=$(stack_fcgi_pid)
 [[ -n $pid_before ]] || fail "no berth-fcgi pid file in $STACK_DIR/run"
@@ -57,10 +69,15 @@ done
 stack_cmd pg-start --dir "$STACK_DIR"
 pass "PostgreSQL started again"
 
+# Every worker may need one failed query to notice, and a worker whose last
+# connection attempt failed tries again only after a second (db.c's rate
+# limit): once one answers 200, the others do within that second.
 for f in "${fronts[@]}"; do
-	# Every worker may need one failed query to notice; give it a moment.
 	wait_for_status 15 200 "${url[$f]}/healthz" ||
 		fail "$f /healthz after the database came back -> $HTTP_STATUS $(one_line "$HTTP_BODY")"
+done
+sleep 1.2
+for f in "${fronts[@]}"; do
 	expect_json "$f GET /healthz, database back" 200 "${url[$f]}/healthz"
 	assert_eq "$(json_get "$HTTP_BODY" status)" ok "$f /healthz status, database back"
 done
