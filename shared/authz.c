@@ -24,7 +24,7 @@
 #include "config.h"
 #include "principal.h"
 
-#define PERM_BIT(p) (1u << (p))
+#define PERM_BIT(p) AUTHZ_BIT(p)
 #define PERM_ALL    ((1u << PERM__COUNT) - 1)
 
 /* Indexed by enum perm; the names config.yaml and the API use. */
@@ -185,11 +185,16 @@ authz_role_in(
 	}
 	if (found == NULL)
 		found = star;
-	if (found == NULL)
-		snprintf(role, size, "none");
-	else
-		snprintf(
-		    role, size, "%.*s", (int)sizeof(found->role), found->role);
+	/* Plain copies: this runs for every permission checked. */
+	if (found == NULL) {
+		memcpy(role, "none", sizeof("none"));
+		return;
+	}
+	n = strnlen(found->role, sizeof(found->role));
+	if (n >= size)
+		n = size - 1;
+	memcpy(role, found->role, n);
+	role[n] = '\0';
 }
 
 /* Writes a printf message into why when the caller wants one. */
@@ -214,6 +219,40 @@ authz_why(char *why, size_t whylen, const char *fmt, ...)
  * that does not exist: answer 400/404, not 403. "*" is not an environment
  * one can act in, so it is unknown here too.
  */
+/* ERR_INVALID with why when environment or p cannot be judged. */
+static berr
+authz_judgeable(const struct config *cfg, const struct principal *p,
+    const char *environment, char *why, size_t whylen)
+{
+	if (environment == NULL || strcmp(environment, "*") == 0 ||
+	    !authz_environment_exists(cfg, environment)) {
+		authz_why(why, whylen, "unknown environment %s",
+		    environment != NULL ? environment : "(none)");
+		return ERR_INVALID;
+	}
+	if (p == NULL) {
+		authz_why(why, whylen, "no principal");
+		return ERR_INVALID;
+	}
+	return OK;
+}
+
+berr
+authz_mask(const struct config *cfg, const struct principal *p,
+    const char *environment, unsigned *mask)
+{
+	char role[sizeof(p->roles[0].role) + 1];
+	berr rc;
+
+	*mask = 0;
+	if ((rc = authz_judgeable(cfg, p, environment, NULL, 0)) != OK)
+		return rc;
+	authz_role_in(p, environment, role, sizeof(role));
+	/* A role the config does not define grants nothing (mask 0). */
+	(void)!authz_role_perms(cfg, role, mask);
+	return OK;
+}
+
 berr
 authz_may(const struct config *cfg, const struct principal *p, enum perm perm,
     const char *environment, char *why, size_t whylen)
@@ -228,16 +267,8 @@ authz_may(const struct config *cfg, const struct principal *p, enum perm perm,
 		authz_why(why, whylen, "unknown permission %d", (int)perm);
 		return ERR_INVALID;
 	}
-	if (environment == NULL || strcmp(environment, "*") == 0 ||
-	    !authz_environment_exists(cfg, environment)) {
-		authz_why(why, whylen, "unknown environment %s",
-		    environment != NULL ? environment : "(none)");
+	if (authz_judgeable(cfg, p, environment, why, whylen) != OK)
 		return ERR_INVALID;
-	}
-	if (p == NULL) {
-		authz_why(why, whylen, "no principal");
-		return ERR_INVALID;
-	}
 	authz_role_in(p, environment, role, sizeof(role));
 	defined = authz_role_perms(cfg, role, &mask) == OK;
 	if (mask & PERM_BIT(perm))

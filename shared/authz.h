@@ -72,4 +72,16 @@ berr authz_may(const struct config *cfg, const struct principal *p,
     enum perm perm, const char *environment, char *why, size_t whylen)
     __attribute__((warn_unused_result));
 
+/*
+ * Every permission of p in environment at once, as the bit set
+ * AUTHZ_BIT(perm) into *mask, for a caller that checks several (a
+ * tools/list checks three per tool): the answers of authz_may() without
+ * the why. ERR_INVALID (and *mask 0) wherever authz_may() says it.
+ */
+berr authz_mask(const struct config *cfg, const struct principal *p,
+    const char *environment, unsigned *mask)
+    __attribute__((warn_unused_result));
+
+#define AUTHZ_BIT(perm) (1u << (unsigned)(perm))
+
 #endif

@@ -273,14 +273,30 @@ tools_may_call(const struct tool_call_ctx *ctx, const struct tool_def *t,
 	    ctx->cfg, ctx->principal, t->perm, ctx->environment, why, whylen);
 }
 
-/* Listed: tools.list and callable. */
-static bool
-tools_visible(const struct tool_call_ctx *ctx, const struct tool_def *t)
+/* ctx's permissions (authz_mask()) for tools_visible(); 0 when ctx's
+ * environment or principal cannot be judged. */
+static unsigned
+tools_perms(const struct tool_call_ctx *ctx)
 {
-	if (authz_may(ctx->cfg, ctx->principal, PERM_TOOLS_LIST,
-	        ctx->environment, NULL, 0) != OK)
+	unsigned mask;
+
+	if (authz_mask(ctx->cfg, ctx->principal, ctx->environment, &mask) != OK)
+		return 0;
+	return mask;
+}
+
+/* Listed, for a caller with permissions perms (tools_perms()): tools.list
+ * and callable (tools.call and t's own permission): what
+ * tools_may_call() decides, checked once per listing. */
+static bool
+tools_visible(unsigned perms, const struct tool_def *t)
+{
+	unsigned need = AUTHZ_BIT(PERM_TOOLS_LIST) | AUTHZ_BIT(PERM_TOOLS_CALL);
+
+	if ((unsigned)t->perm >= PERM__COUNT)
 		return false;
-	return tools_may_call(ctx, t, NULL, 0) == OK;
+	need |= AUTHZ_BIT(t->perm);
+	return (perms & need) == need;
 }
 
 /* ---------------------------------------------------------------------
@@ -515,7 +531,8 @@ tools_list_dyn(const struct tool_call_ctx *ctx, struct tools_page *pg)
 	size_t i;
 	berr rc;
 
-	if (tools_dyn == NULL || !tools_visible(ctx, tools_dyn->tmpl))
+	if (tools_dyn == NULL ||
+	    !tools_visible(tools_perms(ctx), tools_dyn->tmpl))
 		return OK;
 	if ((rc = tools_dyn->list(ctx, &list)) != OK)
 		return rc;
@@ -543,6 +560,7 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 {
 	struct tools_page pg = { 0 };
 	const struct tool_def *t;
+	unsigned perms;
 	size_t i;
 	berr rc = OK;
 
@@ -557,8 +575,9 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	perms = tools_perms(ctx);
 	for (i = 0; !pg.full && (t = tools_at(ctx->cfg, i)) != NULL; i++) {
-		if (!tools_visible(ctx, t))
+		if (!tools_visible(perms, t))
 			continue;
 		if ((rc = tools_page_add(&pg,
 		         pg.seen < pg.offset ||
@@ -721,6 +740,7 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 	const struct tool_def *t;
 	struct json_object *dyn = NULL;
 	size_t i, ntools = 0;
+	unsigned perms;
 	bool up;
 	berr rc;
 
@@ -745,12 +765,13 @@ tool_station_status(const struct tool_call_ctx *ctx, struct json_object *args,
 		    link, "connected", json_object_new_boolean(false));
 	json_object_object_add(link, "state",
 	    json_object_new_string(up ? "connected" : "not connected"));
+	perms = tools_perms(ctx);
 	for (i = 0; (t = tools_at(ctx->cfg, i)) != NULL; i++)
-		if (tools_visible(ctx, t))
+		if (tools_visible(perms, t))
 			ntools++;
 	/* And the agent tools tools/list would show (one more query, only
 	 * for those who may run agents). */
-	if (tools_dyn != NULL && tools_visible(ctx, tools_dyn->tmpl)) {
+	if (tools_dyn != NULL && tools_visible(perms, tools_dyn->tmpl)) {
 		if ((rc = tools_dyn->list(ctx, &dyn)) != OK)
 			goto out;
 		ntools += json_object_array_length(dyn);

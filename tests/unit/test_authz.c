@@ -194,6 +194,7 @@ test_matrix(void)
 	size_t nusers = test_users(users, TEST_MAX_USERS), i, j, k;
 	int u, r, e, nrows = 0, nallow = 0;
 	enum perm perm;
+	unsigned mask;
 	bool allow;
 	berr rc;
 
@@ -239,6 +240,11 @@ test_matrix(void)
 		/* Without a why buffer the answer is the same. */
 		CHECK(authz_may(cfg, &users[u], perm, f[1], NULL, 0) == rc,
 		    "%s %s %s: why NULL changes the answer", f[0], f[1], f[2]);
+		/* And authz_mask() (tools/list) says the same. */
+		mask = 0xdead;
+		CHECK(authz_mask(cfg, &users[u], f[1], &mask) == OK &&
+		        ((mask & AUTHZ_BIT(perm)) != 0) == allow,
+		    "%s %s %s: authz_mask gives %#x", f[0], f[1], f[2], mask);
 		r = test_index(test_roles, TEST_NROLES, f[3]);
 		e = test_index(test_envs, TEST_NENVS, f[1]);
 		if (r >= 0 && e >= 0)
@@ -379,6 +385,7 @@ test_unknown_environment(void)
 	struct config *cfg = test_config();
 	struct principal p;
 	char why[128], want[128];
+	unsigned mask;
 	size_t i;
 
 	memset(&p, 0, sizeof(p));
@@ -387,6 +394,10 @@ test_unknown_environment(void)
 		CU_ASSERT_EQUAL(authz_may(cfg, &p, PERM_TOOLS_LIST, bad[i], why,
 		                    sizeof(why)),
 		    ERR_INVALID);
+		mask = ~0u;
+		CU_ASSERT_EQUAL(
+		    authz_mask(cfg, &p, bad[i], &mask), ERR_INVALID);
+		CU_ASSERT_EQUAL(mask, 0);
 		snprintf(want, sizeof(want), "unknown environment %s", bad[i]);
 		CHECK(strcmp(why, want) == 0, "why \"%s\", want \"%s\"", why,
 		    want);
@@ -400,6 +411,13 @@ test_unknown_environment(void)
 	CU_ASSERT_EQUAL(authz_may(cfg, NULL, PERM_TOOLS_LIST, "production", why,
 	                    sizeof(why)),
 	    ERR_INVALID);
+	mask = ~0u;
+	CU_ASSERT_EQUAL(authz_mask(cfg, &p, NULL, &mask), ERR_INVALID);
+	CU_ASSERT_EQUAL(mask, 0);
+	mask = ~0u;
+	CU_ASSERT_EQUAL(
+	    authz_mask(cfg, NULL, "production", &mask), ERR_INVALID);
+	CU_ASSERT_EQUAL(mask, 0);
 	config_free(cfg);
 }
 
@@ -415,6 +433,7 @@ test_undefined_role(void)
 	struct principal p;
 	char why[256], want[256];
 	enum perm perm;
+	unsigned mask;
 
 	memset(&p, 0, sizeof(p));
 	test_grant(&p, "production", "ghost");
@@ -432,6 +451,10 @@ test_undefined_role(void)
 		CU_ASSERT_EQUAL(
 		    authz_may(cfg, &p, perm, "staging", why, sizeof(why)), OK);
 	}
+	/* authz_mask(): nothing, not admin's set through "*". */
+	mask = ~0u;
+	CU_ASSERT_EQUAL(authz_mask(cfg, &p, "production", &mask), OK);
+	CU_ASSERT_EQUAL(mask, 0);
 	/* auditor, once its definition is gone from config.yaml. */
 	CU_ASSERT_EQUAL_FATAL(
 	    config_load_buffer("bare", yaml, strlen(yaml), &bare, NULL), OK);
