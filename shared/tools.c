@@ -187,6 +187,7 @@ tools_set_provider(const struct tool_def *defs, size_t n)
 	free(tools_extra_schemas);
 	free(tools_extra_described);
 	tools_extra_schemas = tools_extra_described = NULL;
+	tools_forget_pages();
 	tools_extra = defs;
 	tools_nextra = defs != NULL ? n : 0;
 	if (tools_nextra == 0)
@@ -216,6 +217,7 @@ tools_set_dynamic(const struct tools_dynamic *dyn)
 	json_object_put(tools_dyn_schema);
 	json_object_put(tools_dyn_described);
 	tools_dyn_schema = tools_dyn_described = NULL;
+	tools_forget_pages();
 	tools_dyn = dyn != NULL && dyn->tmpl != NULL && dyn->list != NULL &&
 	        dyn->exists != NULL
 	    ? dyn
@@ -523,19 +525,15 @@ tools_describe_dyn(const char *name, const char *description)
 	return o;
 }
 
-/* The dynamic provider's tools, after the others (tools_list()). */
+/* The dynamic provider's tools of list (its listing), after the others
+ * (tools_list()). */
 static berr
-tools_list_dyn(const struct tool_call_ctx *ctx, struct tools_page *pg)
+tools_list_dyn(struct json_object *list, struct tools_page *pg)
 {
-	struct json_object *list = NULL, *item, *n, *d;
+	struct json_object *item, *n, *d;
 	size_t i;
-	berr rc;
+	berr rc = OK;
 
-	if (tools_dyn == NULL ||
-	    !tools_visible(tools_perms(ctx), tools_dyn->tmpl))
-		return OK;
-	if ((rc = tools_dyn->list(ctx, &list)) != OK)
-		return rc;
 	for (i = 0; !pg->full && i < json_object_array_length(list); i++) {
 		item = json_object_array_get_idx(list, i);
 		if (!json_object_object_get_ex(item, "name", &n) ||
@@ -550,8 +548,103 @@ tools_list_dyn(const struct tool_call_ctx *ctx, struct tools_page *pg)
 		                   json_object_get_string(d)))) != OK)
 			break;
 	}
-	json_object_put(list);
 	return rc;
+}
+
+/*
+ * Pages of tools/list, kept per process. A page depends only on what its
+ * key holds: the caller's permissions (not who the caller is), the
+ * environment, offset and limit, the config (fixtures), the registry
+ * (emptied by tools_set_provider() and tools_set_dynamic()) and the dynamic
+ * provider's listing. That listing is matched by identity and held by
+ * reference, so no other listing can take its address while the page is
+ * kept; a provider that makes a new listing for each call (its own cache
+ * off) simply never hits. The page is kept as its array, its text rendered
+ * once (json_object_set_serializer), so a hit costs neither building nor
+ * rendering it. Not a permission: tools_perms() is still asked per request.
+ */
+#define TOOLS_PAGES 8
+static struct tools_kept {
+	const struct config *cfg;
+	unsigned perms;
+	char environment[65];
+	size_t offset, limit;
+	struct json_object *dyn;  /* listing it was made of (held), or NULL */
+	struct json_object *page; /* the array; NULL: free slot */
+	char *next_cursor;        /* or NULL */
+} tools_kept[TOOLS_PAGES];
+static size_t tools_kept_next;
+
+static void
+tools_kept_clear(struct tools_kept *k)
+{
+	json_object_put(k->dyn);
+	json_object_put(k->page);
+	free(k->next_cursor);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+tools_forget_pages(void)
+{
+	size_t i;
+
+	for (i = 0; i < TOOLS_PAGES; i++)
+		tools_kept_clear(&tools_kept[i]);
+}
+
+static struct tools_kept *
+tools_kept_find(const struct tool_call_ctx *ctx, unsigned perms, size_t offset,
+    size_t limit, struct json_object *dyn)
+{
+	struct tools_kept *k;
+	size_t i;
+
+	for (i = 0; i < TOOLS_PAGES; i++) {
+		k = &tools_kept[i];
+		if (k->page != NULL && k->cfg == ctx->cfg &&
+		    k->perms == perms && k->offset == offset &&
+		    k->limit == limit && k->dyn == dyn &&
+		    strcmp(k->environment, ctx->environment) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* Keeps page (a reference is taken) with its rendered text; a page that
+ * cannot be rendered or an environment too long is simply not kept. */
+static void
+tools_kept_add(const struct tool_call_ctx *ctx, unsigned perms, size_t offset,
+    size_t limit, struct json_object *dyn, struct json_object *page,
+    const char *next_cursor)
+{
+	struct tools_kept *k = &tools_kept[tools_kept_next];
+	const char *text;
+	char *copy;
+
+	if (strlen(ctx->environment) >= sizeof(k->environment))
+		return;
+	if ((text = json_object_to_json_string_ext(page,
+	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
+	        NULL ||
+	    (copy = strdup(text)) == NULL)
+		return;
+	tools_kept_clear(k);
+	if (next_cursor != NULL &&
+	    (k->next_cursor = strdup(next_cursor)) == NULL) {
+		free(copy);
+		return;
+	}
+	json_object_set_serializer(page, json_object_userdata_to_json_string,
+	    copy, json_object_free_userdata);
+	k->cfg = ctx->cfg;
+	k->perms = perms;
+	memcpy(k->environment, ctx->environment, strlen(ctx->environment) + 1);
+	k->offset = offset;
+	k->limit = limit;
+	k->dyn = json_object_get(dyn);
+	k->page = json_object_get(page);
+	tools_kept_next = (tools_kept_next + 1) % TOOLS_PAGES;
 }
 
 berr
@@ -559,6 +652,8 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
     struct json_object **tools, char **next_cursor)
 {
 	struct tools_page pg = { 0 };
+	struct json_object *dyn = NULL;
+	struct tools_kept *kept;
 	const struct tool_def *t;
 	unsigned perms;
 	size_t i;
@@ -571,11 +666,24 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 	if (cursor != NULL &&
 	    (rc = tools_cursor_parse(cursor, &pg.offset)) != OK)
 		goto out;
+	perms = tools_perms(ctx);
+	if (tools_dyn != NULL && tools_visible(perms, tools_dyn->tmpl) &&
+	    (rc = tools_dyn->list(ctx, &dyn)) != OK)
+		goto out;
+	if ((kept = tools_kept_find(ctx, perms, pg.offset, pg.limit, dyn)) !=
+	    NULL) {
+		if (kept->next_cursor != NULL &&
+		    (*next_cursor = strdup(kept->next_cursor)) == NULL) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		*tools = json_object_get(kept->page);
+		goto out;
+	}
 	if ((pg.arr = json_object_new_array()) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	perms = tools_perms(ctx);
 	for (i = 0; !pg.full && (t = tools_at(ctx->cfg, i)) != NULL; i++) {
 		if (!tools_visible(perms, t))
 			continue;
@@ -586,8 +694,10 @@ tools_list(const struct tool_call_ctx *ctx, const char *cursor, size_t limit,
 		             : tools_describe(t))) != OK)
 			goto out;
 	}
-	if (!pg.full && (rc = tools_list_dyn(ctx, &pg)) != OK)
+	if (!pg.full && dyn != NULL && (rc = tools_list_dyn(dyn, &pg)) != OK)
 		goto out;
+	tools_kept_add(
+	    ctx, perms, pg.offset, pg.limit, dyn, pg.arr, *next_cursor);
 	*tools = pg.arr;
 	pg.arr = NULL;
 out:
@@ -596,6 +706,7 @@ out:
 		*next_cursor = NULL;
 	}
 	json_object_put(pg.arr);
+	json_object_put(dyn);
 	return rc;
 }
 

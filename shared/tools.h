@@ -110,10 +110,19 @@ struct tool_def {
  * string this module made), at most limit tools; *next_cursor (malloc'ed,
  * caller frees) set when more follow, else NULL. ERR_INVALID for a cursor
  * this module did not make.
+ *
+ * The array is a new reference the caller puts, but it may be shared with
+ * this module's page cache (a few pages per process, for the same
+ * permissions, environment, offset, limit and dynamic listing; its text is
+ * rendered once): the caller must not change it.
  */
 berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
     size_t limit, struct json_object **tools, char **next_cursor)
     __attribute__((warn_unused_result));
+
+/* Empties tools_list()'s page cache (the registry does so itself when a
+ * provider changes; for a clean exit under valgrind). */
+void tools_forget_pages(void);
 
 /*
  * Calls tool name with args (a JSON object, may be NULL = {}) and audits

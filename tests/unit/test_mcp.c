@@ -1117,6 +1117,71 @@ test_tools_list_pages(void)
 	json_object_put(tools);
 }
 
+/*
+ * tools_list()'s page cache: the same page for the same permission set is
+ * the very same array (kept), another permission set gets its own page,
+ * and a provider registered later empties the cache, so its tools show at
+ * once.
+ */
+static berr
+test_extra_fn(const struct tool_call_ctx *ctx, struct json_object *args,
+    struct json_object **result)
+{
+	(void)ctx;
+	(void)args;
+	*result = tools_result("extra", NULL, false);
+	return *result != NULL ? OK : ERR_NOMEM;
+}
+
+static void
+test_tools_list_kept(void)
+{
+	static const struct tool_def extra[] = { { "extra_tool", NULL,
+	    "An extra tool.", "{\"type\":\"object\"}", PERM_RUNS_READ,
+	    test_extra_fn, NULL } };
+	struct tool_call_ctx t = { test_cfg, test_db, &dev, "default", "r",
+		"127.0.0.1" };
+	struct json_object *a = NULL, *b = NULL, *v = NULL;
+	char *next = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(tools_list(&t, NULL, 50, &a, &next), OK);
+	CU_ASSERT_EQUAL(json_object_array_length(a), 4);
+	t.principal = &viewer;
+	CU_ASSERT_EQUAL_FATAL(tools_list(&t, NULL, 50, &v, &next), OK);
+	CU_ASSERT_EQUAL(json_object_array_length(v), 0);
+	t.principal = &dev;
+	CU_ASSERT_EQUAL_FATAL(tools_list(&t, NULL, 50, &b, &next), OK);
+	CU_ASSERT_PTR_EQUAL(a, b); /* kept, not built again */
+	CU_ASSERT_STRING_EQUAL(
+	    json_object_to_json_string(a), json_object_to_json_string(b));
+	json_object_put(b);
+	/* Another page size is another page, with its cursor. */
+	CU_ASSERT_EQUAL_FATAL(tools_list(&t, NULL, 3, &b, &next), OK);
+	CU_ASSERT_EQUAL(json_object_array_length(b), 3);
+	CU_ASSERT_PTR_NOT_NULL(next);
+	json_object_put(b);
+	free(next);
+	next = NULL;
+	CU_ASSERT_EQUAL_FATAL(tools_list(&t, NULL, 3, &b, &next), OK);
+	CU_ASSERT_PTR_NOT_NULL(next); /* the kept page keeps its cursor */
+	json_object_put(b);
+	free(next);
+	next = NULL;
+	/* A provider's tools show on the very next listing. */
+	tools_set_provider(extra, 1);
+	CU_ASSERT_EQUAL_FATAL(tools_list(&t, NULL, 50, &b, &next), OK);
+	CU_ASSERT_EQUAL(json_object_array_length(b), 5);
+	CU_ASSERT_STRING_EQUAL(at_str(b, "4.name"), "extra_tool");
+	json_object_put(b);
+	tools_set_provider(NULL, 0);
+	CU_ASSERT_EQUAL_FATAL(tools_list(&t, NULL, 50, &b, &next), OK);
+	CU_ASSERT_EQUAL(json_object_array_length(b), 4);
+	json_object_put(b);
+	json_object_put(a);
+	json_object_put(v);
+	tools_forget_pages();
+}
+
 /* The names of every tool p sees in "default", paged by limit; *pages. */
 static char *
 list_names(const struct principal *p, size_t limit, int *pages)
@@ -1651,6 +1716,7 @@ main(void)
 	CU_add_test(s, "jsonrpc errors", test_jsonrpc_errors);
 	CU_add_test(s, "batches", test_batches);
 	CU_add_test(s, "tools_list pages", test_tools_list_pages);
+	CU_add_test(s, "tools_list pages kept", test_tools_list_kept);
 	CU_add_test(s, "tools/call", test_tools_call);
 	CU_add_test(s, "agent tools", test_agent_tools);
 	CU_add_test(s, "tools_check_args", test_check_args);
