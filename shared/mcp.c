@@ -79,6 +79,8 @@
 
 /* Tools per tools/list page. */
 #define MCP_PAGE_SIZE 50
+/* Bodies up to this size leave mcp_parse()'s tokener kept for the next. */
+#define MCP_TOKENER_KEEP (64 * 1024)
 
 #define MCP_MODERN         "2026-07-28"
 #define MCP_LEGACY_LATEST  "2025-11-25"
@@ -1730,6 +1732,14 @@ mcp_peek_meta_version(struct json_object *msg)
 static struct json_object *
 mcp_parse(const struct mcp_request *rq, struct mcp_err *e)
 {
+	/*
+	 * One tokener per process, reset for each body: making one costs
+	 * about a tenth of parsing a small message. It keeps the buffer of
+	 * its longest string, so after a body over MCP_TOKENER_KEEP it is
+	 * freed instead (a worker stays small). Single-threaded, as is
+	 * every caller (mcp.h).
+	 */
+	static struct json_tokener *kept;
 	struct json_tokener *tok;
 	struct json_object *o = NULL;
 	size_t n = rq->body != NULL ? rq->body_len : 0, end, used;
@@ -1738,7 +1748,11 @@ mcp_parse(const struct mcp_request *rq, struct mcp_err *e)
 		mcp_err_set(e, RPC_PARSE_ERROR, 400, "Parse error: empty body");
 		return NULL;
 	}
-	if ((tok = json_tokener_new_ex(LIMIT_JSON_DEPTH)) == NULL) {
+	if (kept != NULL) {
+		tok = kept;
+		kept = NULL;
+		json_tokener_reset(tok);
+	} else if ((tok = json_tokener_new_ex(LIMIT_JSON_DEPTH)) == NULL) {
 		mcp_err_set(e, RPC_INTERNAL_ERROR, 500, "Internal error");
 		return NULL;
 	}
@@ -1771,7 +1785,10 @@ mcp_parse(const struct mcp_request *rq, struct mcp_err *e)
 	        ? "Parse error: nested too deeply"
 	        : "Parse error: not a single valid JSON value");
 out:
-	json_tokener_free(tok);
+	if (n <= MCP_TOKENER_KEEP)
+		kept = tok;
+	else
+		json_tokener_free(tok);
 	return o;
 }
 

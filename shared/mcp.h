@@ -15,7 +15,10 @@
  * created it: load() with another principal must report "not found".
  *
  * Ownership: everything in struct mcp_request is borrowed. struct
- * mcp_response owns body (malloc'ed; free with mcp_response_free()).
+ * mcp_response owns body (malloc'ed; free with mcp_response_free()). The
+ * module keeps a JSON parser between calls, and the tool registry its
+ * caches (tools.h): one mcp_handle() at a time per process, as in
+ * berth-fcgi's single-threaded workers.
  */
 #ifndef BERTH_MCP_H
 #define BERTH_MCP_H
