@@ -13,21 +13,23 @@
 # gets the very same request (same headers, same body, POST /mcp: same
 # nginx location) and answers its fixed 200 JSON without reading it.
 #
-# Order: the baseline, Berth, Berth with auth.cache_lease 0 (no credential
-# cache: each request asks PostgreSQL, for comparison), the baseline again
-# (the responders take turns
-# on the one FastCGI port; berth-fcgi is restarted as berth-stack starts
-# it). Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and
-# the ratio of Berth's requests/s to the mean of the two baseline rounds at
-# the same connection count (load drifts on a shared machine; a baseline
-# measured at one end only would credit or charge that drift to Berth); then the RSS of berth-fcgi's master and of each worker (ps -o rss)
-# after Berth's runs, each with its PSS (/proc/PID/smaps_rollup); then the
-# load average before and after, since the figures are only comparable
-# within one run on a shared machine.
+# Order: the baseline and Berth's tools/list take turns over several
+# rounds, with a baseline round at both ends (see "Rounds" below); the
+# last Berth round also runs tools/call, the 2025 session and, restarted
+# with auth.cache_lease 0, tools/list without the credential cache (each
+# request asks PostgreSQL, for comparison). The responders take turns on
+# the one FastCGI port; berth-fcgi is restarted as berth-stack starts it.
+# Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and the
+# ratio to the baseline; per connection count, tools/list's ratio in each
+# round and their median; then the RSS of berth-fcgi's master and of each
+# worker (ps -o rss) after Berth's runs, each with its PSS
+# (/proc/PID/smaps_rollup); then the load average before and after, since
+# the figures are only comparable within one run on a shared machine.
 #
 # usage: bench/mcp.sh [SECONDS] [WORKERS]   (run from a build, or with
 #        BERTH_BUILDDIR/BERTH_SRCDIR set as `make check` sets them)
-#        BERTH_BENCH_CONNS="32 128" chooses the connection counts.
+#        BERTH_BENCH_CONNS="32 128" chooses the connection counts,
+#        BERTH_BENCH_ROUNDS=3 the number of tools/list rounds.
 set -euo pipefail
 secs=${1:-10}
 workers=${2:-2}
@@ -156,36 +158,54 @@ stop_trivial() {
 	port_free
 }
 
-# The baseline is measured before and after Berth's runs, and Berth's
-# ratio is taken against the mean of the two: on a machine shared with
-# other work the load drifts during a run, and measuring the baseline only
-# at one end would credit or charge that drift to Berth.
-# --- the baseline on the same FastCGI port, first round ---------------------------
+# Rounds: the baseline and Berth's tools/list take turns, ROUNDS times
+# (BERTH_BENCH_ROUNDS, default 3), with a baseline round at both ends:
+#   T1 B1 T2 B2 ... Tn Bn T(n+1)
+# Each Berth round's ratio is taken against the mean of the two baseline
+# rounds beside it, and the median of those ratios is the figure: on a
+# machine shared with other work the load drifts during a run, and a
+# baseline measured at one end only, or a single round, would credit or
+# charge that drift to Berth. The other Berth rows (tools/call, the 2025
+# session, no cache) run once, in the last Berth round, and are compared
+# with the mean of all baseline rounds.
+rounds=${BERTH_BENCH_ROUNDS:-3}
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "BERTH_BENCH_ROUNDS must be a whole number from 1"; exit 2; }
+baseline_round() {
+	start_trivial
+	for c in $conns_list; do
+		run "trivial responder (baseline) $1" "$c" tools/list '"status":"ok"'
+	done
+	stop_trivial
+}
 stop_berth
-start_trivial
-for c in $conns_list; do
-	run "trivial responder (baseline) 1" "$c" tools/list '"status":"ok"'
-done
-stop_trivial
-
-# --- Berth ---------------------------------------------------------------------
-start_berth
-# A 2025-era session (initialize, notifications/initialized) for the
-# "2025 session" rows: the same request with Mcp-Session-Id, which costs
-# the session's lookup on top of the key's.
-init_out=$(curl -sS -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
-	-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-	--data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"berth-bench","version":"1"}}}')
-session=$(tr -d '\r' <<<"$init_out" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
-[[ -n $session ]] || { echo "initialize answered no Mcp-Session-Id: $init_out"; exit 1; }
-curl -sS -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
-	-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-	-H 'MCP-Protocol-Version: 2025-11-25' -H "Mcp-Session-Id: $session" \
-	--data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-for c in $conns_list; do
-	run "berth tools/list" "$c" tools/list '"result":'
-	run "berth tools/call station_status" "$c" tools/call '"result":'
-	run "berth tools/list, 2025 session" "$c" tools/list '"result":' "$session"
+session=
+for r in $(seq 1 "$rounds"); do
+	baseline_round "$r"
+	start_berth
+	if ((r == rounds)); then
+		# A 2025-era session (initialize, notifications/initialized) for
+		# the "2025 session" rows: the same request with Mcp-Session-Id,
+		# which costs the session's lookup on top of the key's.
+		init_out=$(curl -sS -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
+			-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+			--data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"berth-bench","version":"1"}}}')
+		session=$(tr -d '\r' <<<"$init_out" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+		[[ -n $session ]] || { echo "initialize answered no Mcp-Session-Id: $init_out"; exit 1; }
+		curl -sS -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
+			-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+			-H 'MCP-Protocol-Version: 2025-11-25' -H "Mcp-Session-Id: $session" \
+			--data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+	fi
+	for c in $conns_list; do
+		run "berth tools/list $r" "$c" tools/list '"result":'
+		if ((r == rounds)); then
+			run "berth tools/call station_status" "$c" tools/call '"result":'
+			run "berth tools/list, 2025 session" "$c" tools/list '"result":' "$session"
+		fi
+	done
+	if ((r < rounds)); then
+		stop_berth
+	fi
 done
 master=$(head -n 1 "$dir/run/berth-fcgi.pid")
 # pss PID: the proportional set size in kB (shared pages divided among the
@@ -216,30 +236,41 @@ start_berth "$dir/config-nocache.yaml"
 for c in $conns_list; do
 	run "berth tools/list, no cache" "$c" tools/list '"result":'
 done
-
-# --- the baseline again ------------------------------------------------------------
 stop_berth
-start_trivial
-for c in $conns_list; do
-	run "trivial responder (baseline) 2" "$c" tools/list '"status":"ok"'
-done
-stop_trivial
+
+# --- the last baseline round -----------------------------------------------------
+baseline_round $((rounds + 1))
 
 # --- report ----------------------------------------------------------------------
-printf 'POST /mcp via nginx, 2026-07-28 era with an API key, %s workers, %s s per run (wrk -t2 --latency):\n' \
-	"$workers" "$secs"
-printf '  %-5s %-32s %10s %9s %9s %7s  %s\n' conns run 'req/s' 'p50 ms' 'p99 ms' ratio check
+# rps LABEL CONNS: that run's requests/s.
+rps_of() {
+	awk -F'|' -v l="$1" -v c="$2" '$1 == l && $2 == c {print $3}' "$dir/rows"
+}
+printf 'POST /mcp via nginx, 2026-07-28 era with an API key, %s workers, %s s per run (wrk -t2 --latency), %s rounds:\n' \
+	"$workers" "$secs" "$rounds"
+printf '  %-5s %-34s %10s %9s %9s %7s  %s\n' conns run 'req/s' 'p50 ms' 'p99 ms' ratio check
 for c in $conns_list; do
 	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial/ && $2 == c {s += $3; n++} END {if (n) print s / n}' "$dir/rows")
-	for label in "trivial responder (baseline) 1" "trivial responder (baseline) 2" \
-		"berth tools/list" "berth tools/call station_status" \
-		"berth tools/list, 2025 session" "berth tools/list, no cache"; do
-		awk -F'|' -v c="$c" -v l="$label" -v b="$base" '$1 == l && $2 == c {
-			printf "  %-5s %-32s %10.0f %9.2f %9.2f %7.2f  %s\n", $2, $1, $3, $4, $5, (b > 0 ? $3 / b : 0), $6 }' \
-			"$dir/rows"
-	done
+	ratios=
+	# In the order they ran; a tools/list round against its two neighbours.
+	while IFS='|' read -r label conns rps p50 p99 verdict; do
+		[[ $conns == "$c" ]] || continue
+		b=$base
+		if [[ $label =~ ^berth\ tools/list\ ([0-9]+)$ ]]; then
+			r=${BASH_REMATCH[1]}
+			b=$(awk -v x="$(rps_of "trivial responder (baseline) $r" "$c")" \
+				-v y="$(rps_of "trivial responder (baseline) $((r + 1))" "$c")" 'BEGIN {print (x + y) / 2}')
+			ratios="$ratios $(awk -v a="$rps" -v b="$b" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')"
+		fi
+		awk -v c="$conns" -v l="$label" -v r="$rps" -v p50="$p50" -v p99="$p99" -v b="$b" -v v="$verdict" 'BEGIN {
+			printf "  %-5s %-34s %10.0f %9.2f %9.2f %7.2f  %s\n", c, l, r, p50, p99, (b > 0 ? r / b : 0), v }'
+	done <"$dir/rows"
+	median=$(tr ' ' '\n' <<<"$ratios" | sed '/^$/d' | sort -n |
+		awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+	printf '  %-5s berth tools/list: ratio per round%s; median %s\n' "$c" "$ratios" "$median"
 done
-printf '(ratio: requests/s over the mean of the two baseline rounds at the same connection count)\n'
+printf '(ratio of a "berth tools/list N" round: requests/s over the mean of baseline rounds N and N+1;\n'
+printf ' of the other Berth rows: over the mean of all baseline rounds at the same connection count)\n'
 printf 'berth-fcgi RSS after its runs (ps -o rss): %s\n' "$rss"
 printf 'load average (1, 5, 15 min): %s before, %s after; %s CPUs\n' "$load_before" \
 	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" "$(nproc 2>/dev/null || echo '?')"
