@@ -475,7 +475,7 @@ auth_login_handle(struct worker_ctx *ctx, struct request *req)
 	berr rc, vrc;
 
 	memset(&t, 0, sizeof(t));
-	if (!auth_login_is_json(request_param(req, "CONTENT_TYPE"))) {
+	if (!auth_login_is_json(request_param(req, REQ_CONTENT_TYPE))) {
 		request_reply_error(req, 415, "unsupported_media_type",
 		    "send the credentials as application/json", NULL);
 		return;

@@ -173,7 +173,7 @@ guard_principal(
     struct worker_ctx *ctx, struct request *req, struct principal *p)
 {
 	const char *addr = req->remote_addr[0] ? req->remote_addr : NULL;
-	const char *auth = request_param(req, "HTTP_AUTHORIZATION");
+	const char *auth = request_param(req, REQ_AUTHORIZATION);
 	const char *why = NULL;
 	char www[1536];
 	int retry = 0;

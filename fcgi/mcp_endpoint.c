@@ -557,14 +557,14 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 	bool post = strcmp(req->method, "POST") == 0;
 	int st_env;
 
-	if (!mcp_endpoint_host_allowed(cfg, request_param(req, "HTTP_HOST"))) {
+	if (!mcp_endpoint_host_allowed(cfg, request_param(req, REQ_HOST))) {
 		log_info("mcp: request %s refused: Host not allowed",
 		    req->request_id);
 		mcp_endpoint_reply_rpc_error(req, 403,
 		    MCP_ENDPOINT_SERVER_ERROR, "Forbidden: host not allowed");
 		goto out;
 	}
-	origin = request_param(req, "HTTP_ORIGIN");
+	origin = request_param(req, REQ_ORIGIN);
 	if (origin != NULL && !mcp_endpoint_origin_allowed(cfg, origin)) {
 		log_info("mcp: request %s refused: Origin not allowed",
 		    req->request_id);
@@ -591,12 +591,12 @@ mcp_endpoint_handle(struct worker_ctx *ctx, struct request *req)
 	}
 
 	rq.http_method = req->method;
-	rq.content_type = request_param(req, "CONTENT_TYPE");
-	rq.accept = request_param(req, "HTTP_ACCEPT");
-	rq.protocol_version = request_param(req, "HTTP_MCP_PROTOCOL_VERSION");
-	rq.session_id = request_param(req, "HTTP_MCP_SESSION_ID");
-	rq.mcp_method = request_param(req, "HTTP_MCP_METHOD");
-	rq.mcp_name = request_param(req, "HTTP_MCP_NAME");
+	rq.content_type = request_param(req, REQ_CONTENT_TYPE);
+	rq.accept = request_param(req, REQ_ACCEPT);
+	rq.protocol_version = request_param(req, REQ_MCP_PROTOCOL_VERSION);
+	rq.session_id = request_param(req, REQ_MCP_SESSION_ID);
+	rq.mcp_method = request_param(req, REQ_MCP_METHOD);
+	rq.mcp_name = request_param(req, REQ_MCP_NAME);
 	rq.client_ip = req->remote_addr;
 	rq.request_id = req->request_id;
 

@@ -125,30 +125,92 @@ request_parse_length(const char *s)
 	return v;
 }
 
+/* enum request_hdr's names, in its order. */
+static const struct {
+	const char *name;
+	size_t len;
+} request_names[REQ__COUNT] = {
+#define REQUEST_NAME(s)          \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+	REQUEST_NAME("CONTENT_TYPE"),
+	REQUEST_NAME("HTTP_AUTHORIZATION"),
+	REQUEST_NAME("HTTP_HOST"),
+	REQUEST_NAME("HTTP_ORIGIN"),
+	REQUEST_NAME("HTTP_ACCEPT"),
+	REQUEST_NAME("HTTP_MCP_PROTOCOL_VERSION"),
+	REQUEST_NAME("HTTP_MCP_SESSION_ID"),
+	REQUEST_NAME("HTTP_MCP_METHOD"),
+	REQUEST_NAME("HTTP_MCP_NAME"),
+	REQUEST_NAME("HTTP_X_REQUEST_ID"),
+	REQUEST_NAME("REQUEST_METHOD"),
+	REQUEST_NAME("REMOTE_ADDR"),
+	REQUEST_NAME("REQUEST_URI"),
+	REQUEST_NAME("DOCUMENT_URI"),
+	REQUEST_NAME("CONTENT_LENGTH"),
+#undef REQUEST_NAME
+};
+
+/*
+ * One pass over the parameters ("NAME=value"): notes those of enum
+ * request_hdr (the first of a name wins, as with FCGX_GetParam()) and
+ * checks the HTTP headers' sizes. false when they exceed limit.h's caps.
+ */
+static bool
+request_scan(struct request *req, char **envp)
+{
+	size_t total = 0, len, n, i;
+	const char *eq;
+	char **e;
+
+	for (e = envp; e != NULL && *e != NULL; e++) {
+		if ((eq = strchr(*e, '=')) == NULL)
+			continue;
+		n = (size_t)(eq - *e);
+		for (i = 0; i < REQ__COUNT; i++)
+			if (request_names[i].len == n &&
+			    req->param[i] == NULL &&
+			    memcmp(request_names[i].name, *e, n) == 0) {
+				req->param[i] = eq + 1;
+				break;
+			}
+		if (strncmp(*e, "HTTP_", 5) != 0)
+			continue;
+		len = n + 1 + strlen(eq + 1);
+		total += len;
+		if (len > LIMIT_HEADER_BYTES + 64 ||
+		    total > LIMIT_HEADERS_TOTAL_BYTES)
+			return false;
+	}
+	return true;
+}
+
 berr
 request_init(struct request *req, FCGX_Request *fcgx)
 {
 	const char *uri, *q;
-	size_t total = 0, plen;
-	char **e;
+	size_t plen;
+	bool sizes_ok;
 
 	memset(req, 0, sizeof(*req));
 	req->fcgx = fcgx;
-	req->method = FCGX_GetParam("REQUEST_METHOD", fcgx->envp);
+	sizes_ok = request_scan(req, fcgx->envp);
+	req->method = request_param(req, REQ_REQUEST_METHOD);
 	if (req->method == NULL)
 		req->method = "GET";
-	req->remote_addr = FCGX_GetParam("REMOTE_ADDR", fcgx->envp);
+	req->remote_addr = request_param(req, REQ_REMOTE_ADDR);
 	if (req->remote_addr == NULL)
 		req->remote_addr = "";
-	if (request_id_sane(request_param(req, "HTTP_X_REQUEST_ID")))
+	if (request_id_sane(request_param(req, REQ_X_REQUEST_ID)))
 		snprintf(req->request_id, sizeof(req->request_id), "%s",
-		    request_param(req, "HTTP_X_REQUEST_ID"));
+		    request_param(req, REQ_X_REQUEST_ID));
 	else
 		request_new_id(req->request_id, sizeof(req->request_id));
 
-	uri = FCGX_GetParam("REQUEST_URI", fcgx->envp);
+	uri = request_param(req, REQ_REQUEST_URI);
 	if (uri == NULL || *uri == '\0')
-		uri = FCGX_GetParam("DOCUMENT_URI", fcgx->envp);
+		uri = request_param(req, REQ_DOCUMENT_URI);
 	if (uri == NULL || *uri == '\0')
 		uri = "/";
 	q = strchr(uri, '?');
@@ -163,23 +225,14 @@ request_init(struct request *req, FCGX_Request *fcgx)
 	memcpy(req->path, uri, plen);
 	req->path[plen] = '\0';
 
-	for (e = fcgx->envp; e != NULL && *e != NULL; e++) {
-		size_t len;
-
-		if (strncmp(*e, "HTTP_", 5) != 0)
-			continue;
-		len = strlen(*e);
-		total += len;
-		if (len > LIMIT_HEADER_BYTES + 64 ||
-		    total > LIMIT_HEADERS_TOTAL_BYTES) {
-			request_reply_error(req, 431, "headers_too_large",
-			    "request headers exceed the limit", NULL);
-			return ERR_TOO_BIG;
-		}
+	if (!sizes_ok) {
+		request_reply_error(req, 431, "headers_too_large",
+		    "request headers exceed the limit", NULL);
+		return ERR_TOO_BIG;
 	}
 
 	req->content_length =
-	    request_parse_length(FCGX_GetParam("CONTENT_LENGTH", fcgx->envp));
+	    request_parse_length(request_param(req, REQ_CONTENT_LENGTH));
 	if (req->content_length == -2) {
 		req->content_length = -1;
 		request_reply_error(
@@ -261,9 +314,9 @@ nomem:
 }
 
 const char *
-request_param(const struct request *req, const char *name)
+request_param(const struct request *req, enum request_hdr h)
 {
-	return FCGX_GetParam(name, req->fcgx->envp);
+	return (unsigned)h < REQ__COUNT ? req->param[h] : NULL;
 }
 
 void

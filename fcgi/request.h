@@ -19,6 +19,31 @@
 
 #include "err.h"
 
+/*
+ * The FastCGI parameters Berth reads, found in one pass over the request's
+ * parameters by request_init(): libfcgi's FCGX_GetParam() scans all of
+ * them for each lookup, which a /mcp request did a dozen times.
+ */
+enum request_hdr {
+	REQ_CONTENT_TYPE = 0,     /* CONTENT_TYPE */
+	REQ_AUTHORIZATION,        /* HTTP_AUTHORIZATION */
+	REQ_HOST,                 /* HTTP_HOST */
+	REQ_ORIGIN,               /* HTTP_ORIGIN */
+	REQ_ACCEPT,               /* HTTP_ACCEPT */
+	REQ_MCP_PROTOCOL_VERSION, /* HTTP_MCP_PROTOCOL_VERSION */
+	REQ_MCP_SESSION_ID,       /* HTTP_MCP_SESSION_ID */
+	REQ_MCP_METHOD,           /* HTTP_MCP_METHOD */
+	REQ_MCP_NAME,             /* HTTP_MCP_NAME */
+	REQ_X_REQUEST_ID,         /* HTTP_X_REQUEST_ID */
+	/* request_init()'s own */
+	REQ_REQUEST_METHOD, /* REQUEST_METHOD */
+	REQ_REMOTE_ADDR,    /* REMOTE_ADDR */
+	REQ_REQUEST_URI,    /* REQUEST_URI */
+	REQ_DOCUMENT_URI,   /* DOCUMENT_URI */
+	REQ_CONTENT_LENGTH, /* CONTENT_LENGTH */
+	REQ__COUNT
+};
+
 struct request {
 	FCGX_Request *fcgx;
 	const char *method;      /* "GET", ... never NULL */
@@ -30,6 +55,7 @@ struct request {
 	char *body;              /* owned; NUL-terminated; NULL until read */
 	size_t body_len;
 	bool replied;
+	const char *param[REQ__COUNT]; /* request_param(); NULL: absent */
 };
 
 /*
@@ -50,8 +76,9 @@ berr request_init(struct request *req, FCGX_Request *fcgx)
 berr request_read_body(struct request *req, size_t cap)
     __attribute__((warn_unused_result));
 
-/* An HTTP request header by its CGI name ("HTTP_AUTHORIZATION"), or NULL. */
-const char *request_param(const struct request *req, const char *name);
+/* A parameter (an HTTP request header, for most) of the request, or NULL
+ * when the web server sent none. */
+const char *request_param(const struct request *req, enum request_hdr h);
 
 /*
  * Answers with status and body (len bytes, may be 0; content_type NULL
