@@ -642,18 +642,47 @@ mcp_modern_headers(const struct mcp_request *rq, enum mcp_kind kind,
  * ERR_NOMEM.
  */
 
+/*
+ * Keeps o for the rest of the process, rendered once: each later
+ * serialisation copies the text (the flags are mcp_send()'s). Returns o.
+ */
+static struct json_object *
+mcp_render_once(struct json_object *o)
+{
+	const char *text;
+	char *copy;
+
+	if (o != NULL &&
+	    (text = json_object_to_json_string_ext(
+	         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
+	        NULL &&
+	    (copy = strdup(text)) != NULL)
+		json_object_set_serializer(o,
+		    json_object_userdata_to_json_string, copy,
+		    json_object_free_userdata);
+	return o;
+}
+
+/* serverInfo, the same for every answer: a new reference to one object
+ * kept for the process (shared: not to be changed). NULL: no memory. */
 static struct json_object *
 mcp_server_info(void)
 {
-	struct json_object *o = json_object_new_object();
+	static struct json_object *kept;
+	struct json_object *o;
 
-	if (o == NULL)
-		return NULL;
-	json_object_object_add(o, "name", json_object_new_string("berth"));
-	json_object_object_add(o, "title", json_object_new_string("Berth"));
-	json_object_object_add(
-	    o, "version", json_object_new_string(PACKAGE_VERSION));
-	return o;
+	if (kept == NULL) {
+		if ((o = json_object_new_object()) == NULL)
+			return NULL;
+		json_object_object_add(
+		    o, "name", json_object_new_string("berth"));
+		json_object_object_add(
+		    o, "title", json_object_new_string("Berth"));
+		json_object_object_add(
+		    o, "version", json_object_new_string(PACKAGE_VERSION));
+		kept = mcp_render_once(o);
+	}
+	return json_object_get(kept);
 }
 
 /*
@@ -1483,15 +1512,25 @@ mcp_cacheable(const char *method)
 static void
 mcp_modern_result(const char *method, struct json_object *r)
 {
+	static struct json_object *kept_meta;
 	struct json_object *meta;
 
 	json_object_object_add(
 	    r, "resultType", json_object_new_string("complete"));
-	if (!json_object_object_get_ex(r, "_meta", &meta)) {
-		meta = json_object_new_object();
-		json_object_object_add(r, "_meta", meta);
+	if (json_object_object_get_ex(r, "_meta", &meta))
+		json_object_object_add(
+		    meta, META_SERVER_INFO, mcp_server_info());
+	else {
+		/* The usual _meta, {serverInfo} alone: kept and shared, like
+		 * serverInfo itself. */
+		if (kept_meta == NULL &&
+		    (meta = json_object_new_object()) != NULL) {
+			json_object_object_add(
+			    meta, META_SERVER_INFO, mcp_server_info());
+			kept_meta = mcp_render_once(meta);
+		}
+		json_object_object_add(r, "_meta", json_object_get(kept_meta));
 	}
-	json_object_object_add(meta, META_SERVER_INFO, mcp_server_info());
 	if (mcp_cacheable(method)) {
 		bool discover = strcmp(method, "server/discover") == 0;
 

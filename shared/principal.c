@@ -479,7 +479,8 @@ principal_resolve(struct db *db, const struct config *cfg,
 	if (strncmp(token, APIKEY_PREFIX, strlen(APIKEY_PREFIX)) == 0 &&
 	    apikey_well_formed(token)) {
 		rc = principal_from_key(db, cfg, token, address, out, why);
-		if (rc == OK)
+		/* The prefix is worked out only when it will be logged. */
+		if (rc == OK && log_get_level() >= LOG_LVL_DEBUG)
 			log_debug("auth: api key %s (key %s) is %s",
 			    log_secret_prefix(token, shown, sizeof(shown)),
 			    out->token_id, out->username);
