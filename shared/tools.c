@@ -236,13 +236,20 @@ tools_dyn_owns(const char *name)
 	return strncmp(name, tools_dyn->tmpl->name, n) == 0 && name[n] != '\0';
 }
 
+/* Does cfg serve the conformance fixtures (they follow the built-ins)? */
+static bool
+tools_fixtures(const struct config *cfg)
+{
+	return cfg != NULL && cfg->mcp.conformance_fixtures;
+}
+
 static const struct tool_def *
 tools_at(const struct config *cfg, size_t i)
 {
 	if (i < TOOLS_NBUILTIN)
 		return &tools_builtin[i];
 	i -= TOOLS_NBUILTIN;
-	if (cfg != NULL && cfg->mcp.conformance_fixtures) {
+	if (tools_fixtures(cfg)) {
 		if (i < TOOLS_NFIXTURE)
 			return &tools_fixture[i];
 		i -= TOOLS_NFIXTURE;
@@ -554,7 +561,8 @@ tools_list_dyn(struct json_object *list, struct tools_page *pg)
 /*
  * Pages of tools/list, kept per process. A page depends only on what its
  * key holds: the caller's permissions (not who the caller is), the
- * environment, offset and limit, the config (fixtures), the registry
+ * environment, offset and limit, whether the config serves the conformance
+ * fixtures (tools_at(): nothing else of the config counts), the registry
  * (emptied by tools_set_provider() and tools_set_dynamic()) and the dynamic
  * provider's listing. That listing is matched by identity and held by
  * reference, so no other listing can take its address while the page is
@@ -565,7 +573,7 @@ tools_list_dyn(struct json_object *list, struct tools_page *pg)
  */
 #define TOOLS_PAGES 8
 static struct tools_kept {
-	const struct config *cfg;
+	bool fixtures;
 	unsigned perms;
 	char environment[65];
 	size_t offset, limit;
@@ -602,7 +610,8 @@ tools_kept_find(const struct tool_call_ctx *ctx, unsigned perms, size_t offset,
 
 	for (i = 0; i < TOOLS_PAGES; i++) {
 		k = &tools_kept[i];
-		if (k->page != NULL && k->cfg == ctx->cfg &&
+		if (k->page != NULL &&
+		    k->fixtures == tools_fixtures(ctx->cfg) &&
 		    k->perms == perms && k->offset == offset &&
 		    k->limit == limit && k->dyn == dyn &&
 		    strcmp(k->environment, ctx->environment) == 0)
@@ -637,7 +646,7 @@ tools_kept_add(const struct tool_call_ctx *ctx, unsigned perms, size_t offset,
 	}
 	json_object_set_serializer(page, json_object_userdata_to_json_string,
 	    copy, json_object_free_userdata);
-	k->cfg = ctx->cfg;
+	k->fixtures = tools_fixtures(ctx->cfg);
 	k->perms = perms;
 	memcpy(k->environment, ctx->environment, strlen(ctx->environment) + 1);
 	k->offset = offset;
