@@ -146,8 +146,10 @@ start_berth() {
 		sleep 0.1
 	done
 }
+# start_trivial [BODY_BYTES]: the baseline, its body padded to BODY_BYTES.
 start_trivial() {
-	"$build/bench/fcgi-trivial" --listen "127.0.0.1:$port" --workers "$workers" &
+	"$build/bench/fcgi-trivial" --listen "127.0.0.1:$port" --workers "$workers" \
+		--body-bytes "${1:-0}" &
 	trivial_pid=$!
 	port_taken
 }
@@ -196,6 +198,14 @@ for r in $(seq 1 "$rounds"); do
 			-H 'MCP-Protocol-Version: 2025-11-25' -H "Mcp-Session-Id: $session" \
 			--data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
 	fi
+	if ((r == rounds)); then
+		# The size of the answer, for the padded baseline row below.
+		body_bytes=$(curl -sS -o /dev/null -w '%{size_download}' -X POST "$url" \
+			-H "Authorization: Bearer $BERTH_BENCH_KEY" -H 'Content-Type: application/json' \
+			-H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
+			-H 'Mcp-Method: tools/list' \
+			--data '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}')
+	fi
 	for c in $conns_list; do
 		run "berth tools/list $r" "$c" tools/list '"result":'
 		if ((r == rounds)); then
@@ -241,6 +251,15 @@ stop_berth
 # --- the last baseline round -----------------------------------------------------
 baseline_round $((rounds + 1))
 
+# --- for comparison: the baseline padded to the size of Berth's answer ------------
+# Not part of any ratio above: it shows how much of the gap is nginx and the
+# client carrying Berth's larger answer rather than Berth's own work.
+start_trivial "$body_bytes"
+for c in $conns_list; do
+	run "trivial, ${body_bytes}-byte body" "$c" tools/list '"status":"ok"'
+done
+stop_trivial
+
 # --- report ----------------------------------------------------------------------
 # rps LABEL CONNS: that run's requests/s.
 rps_of() {
@@ -250,7 +269,7 @@ printf 'POST /mcp via nginx, 2026-07-28 era with an API key, %s workers, %s s pe
 	"$workers" "$secs" "$rounds"
 printf '  %-5s %-34s %10s %9s %9s %7s  %s\n' conns run 'req/s' 'p50 ms' 'p99 ms' ratio check
 for c in $conns_list; do
-	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial/ && $2 == c {s += $3; n++} END {if (n) print s / n}' "$dir/rows")
+	base=$(awk -F'|' -v c="$c" '$1 ~ /^trivial responder \(baseline\)/ && $2 == c {s += $3; n++} END {if (n) print s / n}' "$dir/rows")
 	ratios=
 	# In the order they ran; a tools/list round against its two neighbours.
 	while IFS='|' read -r label conns rps p50 p99 verdict; do
@@ -270,7 +289,8 @@ for c in $conns_list; do
 	printf '  %-5s berth tools/list: ratio per round%s; median %s\n' "$c" "$ratios" "$median"
 done
 printf '(ratio of a "berth tools/list N" round: requests/s over the mean of baseline rounds N and N+1;\n'
-printf ' of the other Berth rows: over the mean of all baseline rounds at the same connection count)\n'
+printf ' of the other rows: over the mean of all baseline rounds at the same connection count;\n'
+printf ' "trivial, N-byte body" is the baseline padded to the size of Berth'"'"'s tools/list answer)\n'
 printf 'berth-fcgi RSS after its runs (ps -o rss): %s\n' "$rss"
 printf 'load average (1, 5, 15 min): %s before, %s after; %s CPUs\n' "$load_before" \
 	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" "$(nproc 2>/dev/null || echo '?')"
