@@ -642,27 +642,6 @@ mcp_modern_headers(const struct mcp_request *rq, enum mcp_kind kind,
  * ERR_NOMEM.
  */
 
-/*
- * Keeps o for the rest of the process, rendered once: each later
- * serialisation copies the text (the flags are mcp_send()'s). Returns o.
- */
-static struct json_object *
-mcp_render_once(struct json_object *o)
-{
-	const char *text;
-	char *copy;
-
-	if (o != NULL &&
-	    (text = json_object_to_json_string_ext(
-	         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
-	        NULL &&
-	    (copy = strdup(text)) != NULL)
-		json_object_set_serializer(o,
-		    json_object_userdata_to_json_string, copy,
-		    json_object_free_userdata);
-	return o;
-}
-
 /* serverInfo, the same for every answer: a new reference to one object
  * kept for the process (shared: not to be changed). NULL: no memory. */
 static struct json_object *
@@ -680,7 +659,8 @@ mcp_server_info(void)
 		    o, "title", json_object_new_string("Berth"));
 		json_object_object_add(
 		    o, "version", json_object_new_string(PACKAGE_VERSION));
-		kept = mcp_render_once(o);
+		(void)tools_render_once(o);
+		kept = o;
 	}
 	return json_object_get(kept);
 }
@@ -1527,7 +1507,8 @@ mcp_modern_result(const char *method, struct json_object *r)
 		    (meta = json_object_new_object()) != NULL) {
 			json_object_object_add(
 			    meta, META_SERVER_INFO, mcp_server_info());
-			kept_meta = mcp_render_once(meta);
+			(void)tools_render_once(meta);
+			kept_meta = meta;
 		}
 		json_object_object_add(r, "_meta", json_object_get(kept_meta));
 	}

@@ -428,6 +428,23 @@ tools_cache(const struct tool_def *t, struct json_object ***schema,
 	return false;
 }
 
+bool
+tools_render_once(struct json_object *o)
+{
+	const char *text;
+	char *copy;
+
+	if (o == NULL ||
+	    (text = json_object_to_json_string_ext(
+	         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
+	        NULL ||
+	    (copy = strdup(text)) == NULL)
+		return false;
+	json_object_set_serializer(o, json_object_userdata_to_json_string, copy,
+	    json_object_free_userdata);
+	return true;
+}
+
 /* The parsed schema of t (borrowed), or NULL for a schema that does not
  * parse (a bug, logged) or no memory. */
 static struct json_object *
@@ -449,8 +466,6 @@ static struct json_object *
 tools_describe(const struct tool_def *t)
 {
 	struct json_object *o, *schema, **cschema, **described;
-	const char *text;
-	char *copy;
 
 	if (!tools_cache(t, &cschema, &described))
 		return NULL;
@@ -467,19 +482,10 @@ tools_describe(const struct tool_def *t)
 	json_object_object_add(
 	    o, "description", json_object_new_string(t->description));
 	json_object_object_add(o, "inputSchema", json_object_get(schema));
-	/*
-	 * Rendered once: every later serialisation of this Tool object (each
-	 * tools/list) copies the text instead of walking the schema again.
-	 * The flags are mcp_send()'s. Without memory for the copy it is
-	 * simply serialised each time.
-	 */
-	if ((text = json_object_to_json_string_ext(
-	         o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) !=
-	        NULL &&
-	    (copy = strdup(text)) != NULL)
-		json_object_set_serializer(o,
-		    json_object_userdata_to_json_string, copy,
-		    json_object_free_userdata);
+	/* Every later serialisation of this Tool object (each tools/list)
+	 * copies its text instead of walking the schema again; without memory
+	 * for the text it is simply serialised each time. */
+	(void)tools_render_once(o);
 	*described = o;
 	return json_object_get(o);
 }
@@ -628,24 +634,16 @@ tools_kept_add(const struct tool_call_ctx *ctx, unsigned perms, size_t offset,
     const char *next_cursor)
 {
 	struct tools_kept *k = &tools_kept[tools_kept_next];
-	const char *text;
-	char *copy;
 
 	if (strlen(ctx->environment) >= sizeof(k->environment))
 		return;
-	if ((text = json_object_to_json_string_ext(page,
-	         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) ==
-	        NULL ||
-	    (copy = strdup(text)) == NULL)
-		return;
 	tools_kept_clear(k);
-	if (next_cursor != NULL &&
-	    (k->next_cursor = strdup(next_cursor)) == NULL) {
-		free(copy);
+	if ((next_cursor != NULL &&
+	        (k->next_cursor = strdup(next_cursor)) == NULL) ||
+	    !tools_render_once(page)) {
+		tools_kept_clear(k);
 		return;
 	}
-	json_object_set_serializer(page, json_object_userdata_to_json_string,
-	    copy, json_object_free_userdata);
 	k->fixtures = tools_fixtures(ctx->cfg);
 	k->perms = perms;
 	memcpy(k->environment, ctx->environment, strlen(ctx->environment) + 1);

@@ -120,6 +120,14 @@ berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
     size_t limit, struct json_object **tools, char **next_cursor)
     __attribute__((warn_unused_result));
 
+/*
+ * Renders o to JSON text once (mcp_send()'s flags) and keeps the text with
+ * it: every later serialisation of o copies it. For objects kept across
+ * requests, which must not change afterwards. false, o left as it was
+ * (serialised each time), when o is NULL or there is no memory.
+ */
+bool tools_render_once(struct json_object *o);
+
 /* Empties tools_list()'s page cache (the registry does so itself when a
  * provider changes; for a clean exit under valgrind). */
 void tools_forget_pages(void);
