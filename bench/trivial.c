@@ -101,6 +101,7 @@ main(int argc, char **argv)
 	}
 	if ((fd = FCGX_OpenSocket(listen, 512)) < 0) {
 		perror(listen);
+		free(body);
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
