@@ -6,6 +6,8 @@
 #
 #   lh_start [flags]         start the test Lighthouse on $LH_PORT
 #   lh_cmd JSON              append a control command (see lighthouse.py)
+#                            and wait until the Lighthouse has carried it
+#                            out (its "control" record)
 #   lh_count EV [FILTER]     events recorded ("auth", "heartbeat", ...),
 #                            FILTER a Python expression on the record o
 #   lh_wait EV N SECONDS [FILTER]  until lh_count reaches N; prints the
@@ -117,8 +119,15 @@ lh_stop() {
 	LH_PID=''
 }
 
+# The Lighthouse reads its control file every 50 ms. Waiting for the
+# command's "control" record keeps the next step from racing it: a
+# "set auth_fail" not yet read when berthd registers again would refuse
+# that registration too, and the daemon would stay stopped.
 lh_cmd() {
+	local n
+	n=$(lh_count control)
 	printf '%s\n' "$1" >>"$LH_CTL"
+	lh_wait control $((n + 1)) 5 >/dev/null
 }
 
 lh_count() {
@@ -151,7 +160,8 @@ lh_wait() {
 			return 0
 		fi
 		if (($(now_ms) - start > $3 * 1000)); then
-			fail "waited $3 s for $2 '$1' record(s) (${4:-any}); have $c"
+			# on stderr too: callers often send the seconds to /dev/null
+			fail "waited $3 s for $2 '$1' record(s) (${4:-any}); have $c" >&2
 		fi
 		sleep 0.1
 	done
