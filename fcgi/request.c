@@ -319,13 +319,74 @@ request_param(const struct request *req, enum request_hdr h)
 	return (unsigned)h < REQ__COUNT ? req->param[h] : NULL;
 }
 
+/*
+ * A response head built by appending, since snprintf's format parsing was
+ * one of the larger costs of a small answer. ok turns false, and stays so,
+ * when something does not fit.
+ */
+struct head {
+	char buf[2048];
+	size_t len;
+	bool ok;
+};
+
+static void
+head_put(struct head *h, const char *s, size_t n)
+{
+	if (!h->ok || n > sizeof(h->buf) - h->len) {
+		h->ok = false;
+		return;
+	}
+	memcpy(h->buf + h->len, s, n);
+	h->len += n;
+}
+
+static void
+head_str(struct head *h, const char *s)
+{
+	head_put(h, s, strlen(s));
+}
+
+static void
+head_size(struct head *h, size_t v)
+{
+	char d[24];
+	size_t i = sizeof(d);
+
+	do
+		d[--i] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	head_put(h, d + i, sizeof(d) - i);
+}
+
+/* "Status: 200 OK\r\n" */
+static void
+head_status(struct head *h, int status)
+{
+	head_str(h, "Status: ");
+	head_size(h, (size_t)(status >= 100 && status <= 999 ? status : 500));
+	head_put(h, " ", 1);
+	head_str(h, request_status_text(status));
+	head_put(h, "\r\n", 2);
+}
+
+/* The headers every answer ends with, and the blank line. */
+static void
+head_end(struct head *h, const struct request *req, const char *extra_headers)
+{
+	head_str(h, "X-Content-Type-Options: nosniff\r\nX-Request-Id: ");
+	head_str(h, req->request_id);
+	head_put(h, "\r\n", 2);
+	if (extra_headers != NULL)
+		head_str(h, extra_headers);
+	head_put(h, "\r\n", 2);
+}
+
 void
 request_reply(struct request *req, int status, const char *content_type,
     const char *body, size_t len, const char *extra_headers)
 {
-	char head[2048];
-	bool own_cc;
-	int n;
+	struct head h = { .ok = true };
 
 	if (req->replied) {
 		log_error("bug: second reply to request %s (status %d)",
@@ -333,34 +394,33 @@ request_reply(struct request *req, int status, const char *content_type,
 		return;
 	}
 	req->replied = true;
-	/* libfcgi's own printf knows no %zu: format here, write once. */
+	head_status(&h, status);
+	if (content_type != NULL) {
+		head_str(&h, "Content-Type: ");
+		head_str(&h, content_type);
+		head_put(&h, "\r\n", 2);
+	}
+	head_str(&h, "Content-Length: ");
+	head_size(&h, len);
+	head_put(&h, "\r\n", 2);
 	/* A handler may send its own Cache-Control as the first extra header
 	 * (public metadata); otherwise nothing is cached. */
-	own_cc = extra_headers != NULL &&
-	    strncasecmp(extra_headers, "Cache-Control:", 14) == 0;
-	n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\n"
-	    "%s%s%s"
-	    "Content-Length: %zu\r\n"
-	    "%s"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "X-Request-Id: %s\r\n"
-	    "%s"
-	    "\r\n",
-	    status, request_status_text(status),
-	    content_type ? "Content-Type: " : "",
-	    content_type ? content_type : "", content_type ? "\r\n" : "", len,
-	    own_cc ? "" : "Cache-Control: no-store\r\n", req->request_id,
-	    extra_headers ? extra_headers : "");
-	if (n < 0 || (size_t)n >= sizeof(head)) {
+	if (extra_headers == NULL ||
+	    strncasecmp(extra_headers, "Cache-Control:", 14) != 0)
+		head_str(&h, "Cache-Control: no-store\r\n");
+	head_end(&h, req, extra_headers);
+	if (!h.ok) {
+		static const char fallback[] =
+		    "Status: 500 Internal Server Error\r\n"
+		    "Content-Length: 0\r\n\r\n";
+
 		log_error("bug: response head too long (request %s)",
 		    req->request_id);
-		n = snprintf(head, sizeof(head),
-		    "Status: 500 Internal Server Error\r\n"
-		    "Content-Length: 0\r\n\r\n");
-		len = 0;
+		FCGX_PutStr(
+		    fallback, (int)sizeof(fallback) - 1, req->fcgx->out);
+		return;
 	}
-	FCGX_PutStr(head, n, req->fcgx->out);
+	FCGX_PutStr(h.buf, (int)h.len, req->fcgx->out);
 	if (len > 0 && strcmp(req->method, "HEAD") != 0)
 		FCGX_PutStr(body, (int)len, req->fcgx->out);
 }
@@ -369,8 +429,7 @@ berr
 request_stream_open(struct request *req, int status, const char *content_type,
     const char *extra_headers)
 {
-	char head[2048];
-	int n;
+	struct head h = { .ok = true };
 
 	if (req->replied) {
 		log_error("bug: stream opened after a reply (request %s)",
@@ -378,22 +437,17 @@ request_stream_open(struct request *req, int status, const char *content_type,
 		return ERR_INTERNAL;
 	}
 	req->replied = true;
-	n = snprintf(head, sizeof(head),
-	    "Status: %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
-	    "X-Request-Id: %s\r\n"
-	    "%s"
-	    "\r\n",
-	    status, request_status_text(status), content_type, req->request_id,
-	    extra_headers ? extra_headers : "");
-	if (n < 0 || (size_t)n >= sizeof(head)) {
+	head_status(&h, status);
+	head_str(&h, "Content-Type: ");
+	head_str(&h, content_type);
+	head_str(&h, "\r\nCache-Control: no-store\r\n");
+	head_end(&h, req, extra_headers);
+	if (!h.ok) {
 		log_error(
 		    "bug: stream head too long (request %s)", req->request_id);
 		return ERR_INTERNAL;
 	}
-	return request_stream_write(req, head, (size_t)n);
+	return request_stream_write(req, h.buf, h.len);
 }
 
 berr
