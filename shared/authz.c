@@ -24,8 +24,7 @@
 #include "config.h"
 #include "principal.h"
 
-#define PERM_BIT(p) AUTHZ_BIT(p)
-#define PERM_ALL    ((1u << PERM__COUNT) - 1)
+#define PERM_ALL ((1u << PERM__COUNT) - 1)
 
 /* Indexed by enum perm; the names config.yaml and the API use. */
 static const char *const authz_perm_names[PERM__COUNT] = {
@@ -51,10 +50,10 @@ static const struct {
 } authz_builtins[] = {
 	{ "admin", PERM_ALL },
 	{ "developer",
-	    PERM_BIT(PERM_TOOLS_LIST) | PERM_BIT(PERM_TOOLS_CALL) |
-	        PERM_BIT(PERM_AGENTS_RUN) | PERM_BIT(PERM_RUNS_READ) |
-	        PERM_BIT(PERM_AGENTS_MANAGE) },
-	{ "viewer", PERM_BIT(PERM_TOOLS_LIST) | PERM_BIT(PERM_RUNS_READ) },
+	    AUTHZ_BIT(PERM_TOOLS_LIST) | AUTHZ_BIT(PERM_TOOLS_CALL) |
+	        AUTHZ_BIT(PERM_AGENTS_RUN) | AUTHZ_BIT(PERM_RUNS_READ) |
+	        AUTHZ_BIT(PERM_AGENTS_MANAGE) },
+	{ "viewer", AUTHZ_BIT(PERM_TOOLS_LIST) | AUTHZ_BIT(PERM_RUNS_READ) },
 	{ "none", 0 },
 };
 
@@ -97,7 +96,7 @@ authz_custom_mask(const struct config_role *r)
 
 	for (i = 0; i < r->perms.n; i++)
 		if (authz_perm_parse(r->perms.v[i], &p) == OK)
-			mask |= PERM_BIT(p);
+			mask |= AUTHZ_BIT(p);
 	return mask;
 }
 
@@ -271,7 +270,7 @@ authz_may(const struct config *cfg, const struct principal *p, enum perm perm,
 		return ERR_INVALID;
 	authz_role_in(p, environment, role, sizeof(role));
 	defined = authz_role_perms(cfg, role, &mask) == OK;
-	if (mask & PERM_BIT(perm))
+	if (mask & AUTHZ_BIT(perm))
 		return OK;
 	if (defined)
 		authz_why(why, whylen,
