@@ -143,6 +143,7 @@ struct mcp_call {
 	bool in_batch;          /* no streaming inside a 2025-03-26 batch */
 	bool accept_sse;        /* Accept names text/event-stream */
 	struct json_object *id; /* the request being dispatched (borrowed) */
+	bool result_whole;      /* the result already carries the 2026 fields */
 	/* A long tools/call (see "Streaming" below). */
 	bool sse;       /* answering on an SSE stream */
 	bool gone;      /* the stream broke: the client left */
@@ -297,17 +298,38 @@ mcp_send(struct mcp_response *rs, int status, struct json_object *o)
 	return OK;
 }
 
+/*
+ * Adds v (taken) to o under key, a string literal: json-c keeps the
+ * pointer instead of a copy of the key.
+ */
+static void
+mcp_put(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add_ex(o, key, v, JSON_C_OBJECT_ADD_CONSTANT_KEY);
+}
+
+/* A new reference to the string s kept in *slot (made on first use), or
+ * NULL when out of memory. Kept values are shared and never changed. */
+static struct json_object *
+mcp_kept_string(struct json_object **slot, const char *s)
+{
+	if (*slot == NULL)
+		*slot = json_object_new_string(s);
+	return json_object_get(*slot);
+}
+
 /* {"jsonrpc":"2.0","id":id,...}: id may be NULL (left out). */
 static struct json_object *
 mcp_envelope(struct json_object *id)
 {
+	static struct json_object *version;
 	struct json_object *o = json_object_new_object();
 
 	if (o == NULL)
 		return NULL;
-	json_object_object_add(o, "jsonrpc", json_object_new_string("2.0"));
+	mcp_put(o, "jsonrpc", mcp_kept_string(&version, "2.0"));
 	if (id != NULL)
-		json_object_object_add(o, "id", json_object_get(id));
+		mcp_put(o, "id", json_object_get(id));
 	return o;
 }
 
@@ -344,7 +366,7 @@ mcp_err_object(struct json_object *id, struct mcp_err *e)
 		json_object_object_add(err, "data", e->data);
 		e->data = NULL;
 	}
-	json_object_object_add(o, "error", err);
+	mcp_put(o, "error", err);
 	return o;
 }
 
@@ -703,6 +725,55 @@ mcp_json_text(struct json_object *v)
 	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
 }
 
+static void mcp_modern_result(const char *method, struct json_object *r);
+
+/*
+ * Kept tools/list results: the whole result around a page tools_list()
+ * keeps (tools_page_kept()), per era, its text rendered once, so a repeated
+ * listing costs neither building nor rendering it. Matched by the page's
+ * identity, which is held so no other array can take its address, and the
+ * era; a kept page's nextCursor is fixed with it. Pages the registry
+ * forgets (a provider change) are never returned again, so their results
+ * just age out of these slots.
+ */
+#define MCP_KEPT_RESULTS 4
+static struct mcp_kept {
+	struct json_object *page;   /* held; NULL: free slot */
+	struct json_object *result; /* held, rendered once */
+	bool modern;
+} mcp_kept_results[MCP_KEPT_RESULTS];
+static size_t mcp_kept_next;
+
+/* A new reference to the kept result of page in this era, or NULL. */
+static struct json_object *
+mcp_kept_find(const struct json_object *page, bool modern)
+{
+	size_t i;
+
+	for (i = 0; i < MCP_KEPT_RESULTS; i++)
+		if (mcp_kept_results[i].page == page &&
+		    mcp_kept_results[i].modern == modern)
+			return json_object_get(mcp_kept_results[i].result);
+	return NULL;
+}
+
+/* Keeps result (a reference is taken) for page; a result that cannot be
+ * rendered is simply not kept. */
+static void
+mcp_kept_add(struct json_object *page, bool modern, struct json_object *result)
+{
+	struct mcp_kept *k = &mcp_kept_results[mcp_kept_next];
+
+	if (!tools_render_once(result))
+		return;
+	json_object_put(k->page);
+	json_object_put(k->result);
+	k->page = json_object_get(page);
+	k->result = json_object_get(result);
+	k->modern = modern;
+	mcp_kept_next = (mcp_kept_next + 1) % MCP_KEPT_RESULTS;
+}
+
 /* Maps a store error into e (503 when the database is down). */
 static void
 mcp_err_store(struct mcp_err *e, berr rc)
@@ -800,6 +871,7 @@ mcp_tools_list(struct mcp_call *c, struct json_object *params,
 	struct tool_call_ctx t = mcp_tool_ctx(c);
 	struct json_object *cur = mcp_param(params, "cursor"), *tools, *r;
 	char *next = NULL;
+	bool kept;
 	berr rc;
 
 	if (cur != NULL && !json_object_is_type(cur, json_type_string)) {
@@ -820,16 +892,27 @@ mcp_tools_list(struct mcp_call *c, struct json_object *params,
 		mcp_err_store(e, rc);
 		return OK;
 	}
+	kept = tools_page_kept(tools);
+	if (kept && (*result = mcp_kept_find(tools, c->modern)) != NULL) {
+		c->result_whole = true;
+		json_object_put(tools);
+		free(next);
+		return OK;
+	}
 	if ((r = json_object_new_object()) == NULL) {
 		json_object_put(tools);
 		free(next);
 		return ERR_NOMEM;
 	}
-	json_object_object_add(r, "tools", tools);
+	mcp_put(r, "tools", tools);
 	if (next != NULL)
-		json_object_object_add(
-		    r, "nextCursor", json_object_new_string(next));
+		mcp_put(r, "nextCursor", json_object_new_string(next));
 	free(next);
+	if (c->modern)
+		mcp_modern_result("tools/list", r);
+	c->result_whole = true;
+	if (kept)
+		mcp_kept_add(tools, c->modern, r);
 	*result = r;
 	return OK;
 }
@@ -1492,11 +1575,10 @@ mcp_cacheable(const char *method)
 static void
 mcp_modern_result(const char *method, struct json_object *r)
 {
-	static struct json_object *kept_meta;
+	static struct json_object *kept_meta, *complete, *scope[2];
 	struct json_object *meta;
 
-	json_object_object_add(
-	    r, "resultType", json_object_new_string("complete"));
+	mcp_put(r, "resultType", mcp_kept_string(&complete, "complete"));
 	if (json_object_object_get_ex(r, "_meta", &meta))
 		json_object_object_add(
 		    meta, META_SERVER_INFO, mcp_server_info());
@@ -1510,7 +1592,7 @@ mcp_modern_result(const char *method, struct json_object *r)
 			(void)tools_render_once(meta);
 			kept_meta = meta;
 		}
-		json_object_object_add(r, "_meta", json_object_get(kept_meta));
+		mcp_put(r, "_meta", json_object_get(kept_meta));
 	}
 	if (mcp_cacheable(method)) {
 		bool discover = strcmp(method, "server/discover") == 0;
@@ -1520,10 +1602,10 @@ mcp_modern_result(const char *method, struct json_object *r)
 		 * once so a role change shows on the next request. Discovery
 		 * is the same for everyone.
 		 */
-		json_object_object_add(
-		    r, "ttlMs", json_object_new_int(discover ? 300000 : 0));
-		json_object_object_add(r, "cacheScope",
-		    json_object_new_string(discover ? "public" : "private"));
+		mcp_put(r, "ttlMs", json_object_new_int(discover ? 300000 : 0));
+		mcp_put(r, "cacheScope",
+		    discover ? mcp_kept_string(&scope[0], "public")
+		             : mcp_kept_string(&scope[1], "private"));
 	}
 }
 
@@ -1535,6 +1617,7 @@ mcp_dispatch(struct mcp_call *c, const char *method, struct json_object *params,
 	berr rc = OK;
 
 	*result = NULL;
+	c->result_whole = false;
 	if (!c->modern && strcmp(method, "initialize") == 0)
 		rc = mcp_initialize(c, params, result, e, rs);
 	else if (!c->modern && strcmp(method, "ping") == 0)
@@ -1570,7 +1653,7 @@ mcp_dispatch(struct mcp_call *c, const char *method, struct json_object *params,
 	else
 		mcp_err_set(e, RPC_METHOD_NOT_FOUND, 0,
 		    "Method not found: %.64s", method);
-	if (rc == OK && *result != NULL && c->modern)
+	if (rc == OK && *result != NULL && c->modern && !c->result_whole)
 		mcp_modern_result(method, *result);
 	return rc;
 }
@@ -1682,7 +1765,7 @@ mcp_message(struct mcp_call *c, struct json_object *msg, bool in_batch,
 		rc = ERR_NOMEM;
 		goto out;
 	}
-	json_object_object_add(*out, "result", result);
+	mcp_put(*out, "result", result);
 	result = NULL;
 	*status = 200;
 	goto out;

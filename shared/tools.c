@@ -607,6 +607,17 @@ tools_forget_pages(void)
 		tools_kept_clear(&tools_kept[i]);
 }
 
+bool
+tools_page_kept(const struct json_object *page)
+{
+	size_t i;
+
+	for (i = 0; i < TOOLS_PAGES; i++)
+		if (page != NULL && tools_kept[i].page == page)
+			return true;
+	return false;
+}
+
 static struct tools_kept *
 tools_kept_find(const struct tool_call_ctx *ctx, unsigned perms, size_t offset,
     size_t limit, struct json_object *dyn)
@@ -635,15 +646,13 @@ tools_kept_add(const struct tool_call_ctx *ctx, unsigned perms, size_t offset,
 {
 	struct tools_kept *k = &tools_kept[tools_kept_next];
 
-	if (strlen(ctx->environment) >= sizeof(k->environment))
+	if (strlen(ctx->environment) >= sizeof(k->environment) ||
+	    !tools_render_once(page))
 		return;
-	tools_kept_clear(k);
-	if ((next_cursor != NULL &&
-	        (k->next_cursor = strdup(next_cursor)) == NULL) ||
-	    !tools_render_once(page)) {
-		tools_kept_clear(k);
+	tools_kept_clear(k); /* a free slot until it is filled below */
+	if (next_cursor != NULL &&
+	    (k->next_cursor = strdup(next_cursor)) == NULL)
 		return;
-	}
 	k->fixtures = tools_fixtures(ctx->cfg);
 	k->perms = perms;
 	memcpy(k->environment, ctx->environment, strlen(ctx->environment) + 1);

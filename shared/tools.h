@@ -128,6 +128,10 @@ berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
  */
 bool tools_render_once(struct json_object *o);
 
+/* Is page one tools_list() keeps in its page cache (so it will return the
+ * very same array for the same listing)? */
+bool tools_page_kept(const struct json_object *page);
+
 /* Empties tools_list()'s page cache (the registry does so itself when a
  * provider changes; for a clean exit under valgrind). */
 void tools_forget_pages(void);

@@ -1182,6 +1182,70 @@ test_tools_list_kept(void)
 	tools_forget_pages();
 }
 
+/*
+ * mcp.c's kept tools/list results: the same listing in the same era is the
+ * same text, another era has its own result (no 2026 fields in 2025), the
+ * request's own id still goes around it, and a provider change shows on
+ * the very next listing.
+ */
+static void
+test_tools_list_results_kept(void)
+{
+	static const struct tool_def extra[] = { { "extra_tool", NULL,
+	    "An extra tool.", "{\"type\":\"object\"}", PERM_RUNS_READ,
+	    test_extra_fn, NULL } };
+	struct req r = { 0 };
+	struct ans a, b;
+	char sid[129];
+
+	a = call26("tools/list", NULL, "");
+	b = call26("tools/list", NULL, "");
+	CU_ASSERT_EQUAL(b.rs.status, 200);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a.rs.body);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b.rs.body);
+	CU_ASSERT_STRING_EQUAL(a.rs.body, b.rs.body);
+	CU_ASSERT_STRING_EQUAL(at_str(b.j, "result.resultType"), "complete");
+	CU_ASSERT_STRING_EQUAL(at_str(b.j, "result.cacheScope"), "private");
+	CU_ASSERT_EQUAL(json_object_array_length(at(b.j, "result.tools")), 4);
+	ans_free(&b);
+	/* The 2025 era: the same tools, none of the 2026 fields; its id. */
+	init_session(&dev, "2025-11-25", sid, sizeof(sid));
+	r.session = sid;
+	r.version = "2025-11-25";
+	for (int i = 0; i < 2; i++) {
+		b = call(&r,
+		    i == 0 ? "{\"jsonrpc\":\"2.0\",\"id\":7,"
+		             "\"method\":\"tools/list\"}"
+		           : "{\"jsonrpc\":\"2.0\",\"id\":\"q\\\"r\","
+		             "\"method\":\"tools/list\"}");
+		CU_ASSERT_EQUAL(b.rs.status, 200);
+		CU_ASSERT_EQUAL(
+		    json_object_array_length(at(b.j, "result.tools")), 4);
+		CU_ASSERT_PTR_NULL(at(b.j, "result.resultType"));
+		CU_ASSERT_PTR_NULL(at(b.j, "result._meta"));
+		if (i == 0)
+			CU_ASSERT_EQUAL(at_int(b.j, "id"), 7);
+		if (i == 1)
+			CU_ASSERT_STRING_EQUAL(at_str(b.j, "id"), "q\"r");
+		ans_free(&b);
+	}
+	/* A provider's tool shows on the very next listing, and leaves. */
+	tools_set_provider(extra, 1);
+	b = call26("tools/list", NULL, "");
+	CU_ASSERT_EQUAL(json_object_array_length(at(b.j, "result.tools")), 5);
+	CU_ASSERT_STRING_EQUAL(
+	    at_str(b.j, "result.tools.4.name"), "extra_tool");
+	CU_ASSERT_STRING_EQUAL(at_str(b.j, "result.resultType"), "complete");
+	ans_free(&b);
+	tools_set_provider(NULL, 0);
+	b = call26("tools/list", NULL, "");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b.rs.body);
+	CU_ASSERT_STRING_EQUAL(a.rs.body, b.rs.body);
+	ans_free(&b);
+	ans_free(&a);
+	tools_forget_pages();
+}
+
 /* The names of every tool p sees in "default", paged by limit; *pages. */
 static char *
 list_names(const struct principal *p, size_t limit, int *pages)
@@ -1718,6 +1782,7 @@ main(void)
 	CU_add_test(s, "tools_list pages", test_tools_list_pages);
 	CU_add_test(s, "tools_list pages kept", test_tools_list_kept);
 	CU_add_test(s, "tools/call", test_tools_call);
+	CU_add_test(s, "tools_list results kept", test_tools_list_results_kept);
 	CU_add_test(s, "agent tools", test_agent_tools);
 	CU_add_test(s, "tools_check_args", test_check_args);
 	CU_add_test(s, "accept", test_accept);
