@@ -29,7 +29,9 @@
 # usage: bench/mcp.sh [SECONDS] [WORKERS]   (run from a build, or with
 #        BERTH_BUILDDIR/BERTH_SRCDIR set as `make check` sets them)
 #        BERTH_BENCH_CONNS="32 128" chooses the connection counts,
-#        BERTH_BENCH_ROUNDS=3 the number of tools/list rounds.
+#        BERTH_BENCH_ROUNDS=3 the number of tools/list rounds;
+#        GLIBC_TUNABLES, for both responders, replaces berth-stack's
+#        malloc setting (glibc.malloc.tcache_count=7 is glibc's default).
 set -euo pipefail
 secs=${1:-10}
 workers=${2:-2}
@@ -38,6 +40,9 @@ src=${BERTH_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 build=${BERTH_BUILDDIR:-$src/build}
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps)"; exit 1; }
 export BERTH_SRCDIR=$src BERTH_BUILDDIR=$build
+# berth-fcgi runs with berth-stack's malloc setting (GLIBC_TUNABLES); the
+# baseline gets the same, so neither side has a setting the other lacks.
+tunables=${GLIBC_TUNABLES:-$(sed -n 's/^BERTH_FCGI_TUNABLES=//p' "$src/scripts/berth-stack")}
 lua=$src/bench/mcp.lua
 dir=$(mktemp -d /tmp/berth-bench.XXXXXX)
 chmod 0755 "$dir"
@@ -136,7 +141,7 @@ stop_berth() {
 start_berth() {
 	local config=${1:-$BERTH_CONFIG}
 	rm -f -- "$dir/run/berth-fcgi.pid"
-	env "DATABASE_URL=$DATABASE_URL" "BERTH_CONFIG=$config" setsid \
+	env "DATABASE_URL=$DATABASE_URL" "BERTH_CONFIG=$config" "GLIBC_TUNABLES=$tunables" setsid \
 		"$build/fcgi/berth-fcgi" --config "$config" --listen "127.0.0.1:$port" \
 		--workers "$workers" --pidfile "$dir/run/berth-fcgi.pid" </dev/null \
 		>>"$dir/berth-fcgi-bench.log" 2>&1 &
@@ -148,8 +153,8 @@ start_berth() {
 }
 # start_trivial [BODY_BYTES]: the baseline, its body padded to BODY_BYTES.
 start_trivial() {
-	"$build/bench/fcgi-trivial" --listen "127.0.0.1:$port" --workers "$workers" \
-		--body-bytes "${1:-0}" &
+	GLIBC_TUNABLES=$tunables "$build/bench/fcgi-trivial" --listen "127.0.0.1:$port" \
+		--workers "$workers" --body-bytes "${1:-0}" &
 	trivial_pid=$!
 	port_taken
 }
@@ -292,6 +297,7 @@ printf '(ratio of a "berth tools/list N" round: requests/s over the mean of base
 printf ' of the other rows: over the mean of all baseline rounds at the same connection count;\n'
 printf ' "trivial, N-byte body" is the baseline padded to the size of Berth'"'"'s tools/list answer)\n'
 printf 'berth-fcgi RSS after its runs (ps -o rss): %s\n' "$rss"
+printf 'malloc setting of both responders: GLIBC_TUNABLES=%s\n' "${tunables:-(none)}"
 printf 'load average (1, 5, 15 min): %s before, %s after; %s CPUs\n' "$load_before" \
 	"$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')" "$(nproc 2>/dev/null || echo '?')"
 if ((INVALID)); then
