@@ -16,9 +16,12 @@
  *
  * Ownership: everything in struct mcp_request is borrowed. struct
  * mcp_response owns body (malloc'ed; free with mcp_response_free()). The
- * module keeps a JSON parser between calls, and the tool registry its
- * caches (tools.h): one mcp_handle() at a time per process, as in
- * berth-fcgi's single-threaded workers.
+ * module keeps a JSON parser between calls, a few objects it answers with
+ * unchanged (serverInfo, the usual 2026 _meta, constant strings, and the
+ * last tools/list results around the pages tools_list() keeps, their text
+ * rendered once), and the tool registry its caches (tools.h): one
+ * mcp_handle() at a time per process, as in berth-fcgi's single-threaded
+ * workers.
  */
 #ifndef BERTH_MCP_H
 #define BERTH_MCP_H
