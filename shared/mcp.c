@@ -275,13 +275,71 @@ mcp_accept(const char *accept, bool *json, bool *sse, bool *sse_named)
  * Response bodies.
  */
 
+/*
+ * mcp_send() of {"jsonrpc":"2.0","id":ID,"result":R} (mcp_envelope()'s
+ * order) where R's text is kept (tools_render_once()): the body is written
+ * around that text at once, byte for byte as json-c renders it, instead of
+ * rendered into a growing buffer and copied. false when o is not such an
+ * answer; else ERR_NOMEM, ERR_TOO_BIG or OK.
+ */
+static bool
+mcp_send_kept(
+    struct mcp_response *rs, int status, struct json_object *o, berr *rc)
+{
+	static const char head[] = "{\"jsonrpc\":\"2.0\",\"id\":";
+	static const char mid[] = ",\"result\":";
+	struct json_object *id, *result;
+	const char *text, *idtext;
+	size_t ilen, tlen, n;
+	char *body;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    json_object_object_length(o) != 3 ||
+	    !json_object_object_get_ex(o, "id", &id) ||
+	    !json_object_object_get_ex(o, "result", &result) ||
+	    (text = tools_rendered_text(result)) == NULL)
+		return false;
+	idtext = json_object_to_json_string_length(
+	    id, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &ilen);
+	if (idtext == NULL) {
+		*rc = ERR_NOMEM;
+		return true;
+	}
+	tlen = strlen(text);
+	n = sizeof(head) - 1 + ilen + sizeof(mid) - 1 + tlen + 1;
+	if (n > LIMIT_RESPONSE_BYTES) {
+		*rc = ERR_TOO_BIG;
+		return true;
+	}
+	if ((body = malloc(n + 1)) == NULL) {
+		*rc = ERR_NOMEM;
+		return true;
+	}
+	memcpy(body, head, sizeof(head) - 1);
+	memcpy(body + sizeof(head) - 1, idtext, ilen);
+	memcpy(body + sizeof(head) - 1 + ilen, mid, sizeof(mid) - 1);
+	memcpy(body + n - 1 - tlen, text, tlen);
+	body[n - 1] = '}';
+	body[n] = '\0';
+	free(rs->body);
+	rs->body = body;
+	rs->body_len = n;
+	rs->status = status;
+	rs->content_type = "application/json";
+	*rc = OK;
+	return true;
+}
+
 /* Serialises o into rs (status, JSON body). ERR_NOMEM, ERR_TOO_BIG. */
 static berr
 mcp_send(struct mcp_response *rs, int status, struct json_object *o)
 {
 	const char *s;
 	size_t n;
+	berr rc;
 
+	if (mcp_send_kept(rs, status, o, &rc))
+		return rc;
 	s = json_object_to_json_string_ext(
 	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (s == NULL)

@@ -445,6 +445,13 @@ tools_render_once(struct json_object *o)
 	return true;
 }
 
+const char *
+tools_rendered_text(struct json_object *o)
+{
+	/* Berth sets an object's userdata nowhere else. */
+	return o != NULL ? json_object_get_userdata(o) : NULL;
+}
+
 /* The parsed schema of t (borrowed), or NULL for a schema that does not
  * parse (a bug, logged) or no memory. */
 static struct json_object *

@@ -128,6 +128,10 @@ berr tools_list(const struct tool_call_ctx *ctx, const char *cursor,
  */
 bool tools_render_once(struct json_object *o);
 
+/* The text tools_render_once() kept with o (borrowed, lives as long as o),
+ * or NULL when o is NULL or was not rendered so. */
+const char *tools_rendered_text(struct json_object *o);
+
 /* Is page one tools_list() keeps in its page cache (so it will return the
  * very same array for the same listing)? */
 bool tools_page_kept(const struct json_object *page);

@@ -1182,6 +1182,18 @@ test_tools_list_kept(void)
 	tools_forget_pages();
 }
 
+/* The answer's body is exactly what json-c renders of it (mcp_send()'s
+ * flags): mcp.c writes a kept result's answer around its text itself. */
+static void
+assert_json_c_text(const struct ans *a)
+{
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a->j);
+	CU_ASSERT_STRING_EQUAL(a->rs.body,
+	    json_object_to_json_string_ext(
+	        a->j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	CU_ASSERT_EQUAL(a->rs.body_len, strlen(a->rs.body));
+}
+
 /*
  * mcp.c's kept tools/list results: the same listing in the same era is the
  * same text, another era has its own result (no 2026 fields in 2025), the
@@ -1204,6 +1216,7 @@ test_tools_list_results_kept(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a.rs.body);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(b.rs.body);
 	CU_ASSERT_STRING_EQUAL(a.rs.body, b.rs.body);
+	assert_json_c_text(&b);
 	CU_ASSERT_STRING_EQUAL(at_str(b.j, "result.resultType"), "complete");
 	CU_ASSERT_STRING_EQUAL(at_str(b.j, "result.cacheScope"), "private");
 	CU_ASSERT_EQUAL(json_object_array_length(at(b.j, "result.tools")), 4);
@@ -1223,6 +1236,7 @@ test_tools_list_results_kept(void)
 		    json_object_array_length(at(b.j, "result.tools")), 4);
 		CU_ASSERT_PTR_NULL(at(b.j, "result.resultType"));
 		CU_ASSERT_PTR_NULL(at(b.j, "result._meta"));
+		assert_json_c_text(&b);
 		if (i == 0)
 			CU_ASSERT_EQUAL(at_int(b.j, "id"), 7);
 		if (i == 1)
