@@ -275,6 +275,17 @@ mcp_accept(const char *accept, bool *json, bool *sse, bool *sse_named)
  * Response bodies.
  */
 
+/* rs answers status with the JSON body (taken, n bytes). */
+static void
+mcp_body_set(struct mcp_response *rs, int status, char *body, size_t n)
+{
+	free(rs->body);
+	rs->body = body;
+	rs->body_len = n;
+	rs->status = status;
+	rs->content_type = "application/json";
+}
+
 /*
  * mcp_send() of {"jsonrpc":"2.0","id":ID,"result":R} (mcp_envelope()'s
  * order) where R's text is kept (tools_render_once()): the body is written
@@ -321,11 +332,7 @@ mcp_send_kept(
 	memcpy(body + n - 1 - tlen, text, tlen);
 	body[n - 1] = '}';
 	body[n] = '\0';
-	free(rs->body);
-	rs->body = body;
-	rs->body_len = n;
-	rs->status = status;
-	rs->content_type = "application/json";
+	mcp_body_set(rs, status, body, n);
 	*rc = OK;
 	return true;
 }
@@ -335,6 +342,7 @@ static berr
 mcp_send(struct mcp_response *rs, int status, struct json_object *o)
 {
 	const char *s;
+	char *copy;
 	size_t n;
 	berr rc;
 
@@ -347,12 +355,9 @@ mcp_send(struct mcp_response *rs, int status, struct json_object *o)
 	n = strlen(s);
 	if (n > LIMIT_RESPONSE_BYTES)
 		return ERR_TOO_BIG;
-	free(rs->body);
-	if ((rs->body = strdup(s)) == NULL)
+	if ((copy = strdup(s)) == NULL)
 		return ERR_NOMEM;
-	rs->body_len = n;
-	rs->status = status;
-	rs->content_type = "application/json";
+	mcp_body_set(rs, status, copy, n);
 	return OK;
 }
 

@@ -619,8 +619,10 @@ tools_page_kept(const struct json_object *page)
 {
 	size_t i;
 
+	if (page == NULL)
+		return false;
 	for (i = 0; i < TOOLS_PAGES; i++)
-		if (page != NULL && tools_kept[i].page == page)
+		if (tools_kept[i].page == page)
 			return true;
 	return false;
 }
