@@ -80,6 +80,10 @@ berr request_read_body(struct request *req, size_t cap)
  * when the web server sent none. */
 const char *request_param(const struct request *req, enum request_hdr h);
 
+/* Which of enum request_hdr the FastCGI parameter name of n bytes (not
+ * NUL-terminated) is: REQ__COUNT for a name Berth does not read. */
+enum request_hdr request_hdr_of(const char *name, size_t n);
+
 /*
  * Answers with status and body (len bytes, may be 0; content_type NULL
  * sends no Content-Type, for 202/204). extra_headers, when
