@@ -61,7 +61,7 @@ request_id_sane(const char *s)
 {
 	size_t i;
 
-	if (s == NULL || *s == '\0' || strlen(s) > 32)
+	if (s == NULL || *s == '\0' || strlen(s) > REQUEST_ID_MAX)
 		return false;
 	for (i = 0; s[i] != '\0'; i++) {
 		char c = s[i];
@@ -233,7 +233,7 @@ request_scan(struct request *req, char **envp)
 berr
 request_init(struct request *req, FCGX_Request *fcgx)
 {
-	const char *uri, *q;
+	const char *uri, *q, *id;
 	size_t plen;
 	bool sizes_ok;
 
@@ -246,9 +246,9 @@ request_init(struct request *req, FCGX_Request *fcgx)
 	req->remote_addr = request_param(req, REQ_REMOTE_ADDR);
 	if (req->remote_addr == NULL)
 		req->remote_addr = "";
-	if (request_id_sane(request_param(req, REQ_X_REQUEST_ID)))
-		snprintf(req->request_id, sizeof(req->request_id), "%s",
-		    request_param(req, REQ_X_REQUEST_ID));
+	id = request_param(req, REQ_X_REQUEST_ID);
+	if (request_id_sane(id))
+		memcpy(req->request_id, id, strlen(id) + 1);
 	else
 		request_new_id(req->request_id, sizeof(req->request_id));
 

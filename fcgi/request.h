@@ -44,6 +44,10 @@ enum request_hdr {
 	REQ__COUNT
 };
 
+/* The longest X-Request-Id kept from the web server; a longer one, or one
+ * with other characters than [A-Za-z0-9_-], is replaced by Berth's own. */
+#define REQUEST_ID_MAX 32
+
 struct request {
 	FCGX_Request *fcgx;
 	const char *method;      /* "GET", ... never NULL */
@@ -51,8 +55,8 @@ struct request {
 	const char *query;       /* after '?', or "" */
 	const char *remote_addr; /* or "" */
 	long content_length;     /* -1 when the web server gave none */
-	char request_id[33];     /* X-Request-Id (client's if sane) */
-	char *body;              /* owned; NUL-terminated; NULL until read */
+	char request_id[REQUEST_ID_MAX + 1]; /* X-Request-Id (client's if sane) */
+	char *body; /* owned; NUL-terminated; NULL until read */
 	size_t body_len;
 	bool replied;
 	const char *param[REQ__COUNT]; /* request_param(); NULL: absent */

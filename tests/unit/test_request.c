@@ -161,6 +161,15 @@ test_init_defaults(void)
 	/* An unsafe client id is replaced, never echoed. */
 	CU_ASSERT_EQUAL(strlen(t.req.request_id), 16);
 	CU_ASSERT_PTR_NULL(strchr(t.req.request_id, ' '));
+
+	/* The longest id kept is REQUEST_ID_MAX bytes; one more is replaced. */
+	envp[0] = "HTTP_X_REQUEST_ID=0123456789abcdef0123456789ABCDEF";
+	test_req_init(&t, envp, &rc);
+	CU_ASSERT_STRING_EQUAL(t.req.request_id, envp[0] + 18);
+	envp[0] = "HTTP_X_REQUEST_ID=0123456789abcdef0123456789ABCDEF_";
+	test_req_init(&t, envp, &rc);
+	CU_ASSERT_EQUAL(strlen(t.req.request_id), 16);
+	CU_ASSERT_PTR_NULL(strstr(t.req.request_id, "0123456789abcdef0"));
 }
 
 /* request_init's refusals: status, JSON error, and no second answer. */
