@@ -13,12 +13,13 @@
 # gets the very same request (same headers, same body, POST /mcp: same
 # nginx location) and answers its fixed 200 JSON without reading it.
 #
-# Order: the baseline and Berth's tools/list take turns over several
-# rounds, with a baseline round at both ends (see "Rounds" below); the
-# last Berth round also runs tools/call, the 2025 session and, restarted
-# with auth.cache_lease 0, tools/list without the credential cache (each
-# request asks PostgreSQL, for comparison). The responders take turns on
-# the one FastCGI port; berth-fcgi is restarted as berth-stack starts it.
+# Order: for each connection count in turn, the baseline and Berth's
+# tools/list take turns over several rounds, with a baseline run at both
+# ends (see "Rounds" below); then Berth, started once more, runs
+# tools/call and the 2025 session and, restarted with auth.cache_lease 0,
+# tools/list without the credential cache (each request asks PostgreSQL,
+# for comparison). The responders take turns on the one FastCGI port;
+# berth-fcgi is restarted as berth-stack starts it.
 # Prints, per run: requests/s, p50 and p99 latency (wrk --latency) and the
 # ratio to the baseline; per connection count, tools/list's ratio in each
 # round and their median; then the RSS of berth-fcgi's master and of each
@@ -29,7 +30,7 @@
 # usage: bench/mcp.sh [SECONDS] [WORKERS]   (run from a build, or with
 #        BERTH_BUILDDIR/BERTH_SRCDIR set as `make check` sets them)
 #        BERTH_BENCH_CONNS="32 128" chooses the connection counts,
-#        BERTH_BENCH_ROUNDS=3 the number of tools/list rounds;
+#        BERTH_BENCH_ROUNDS=5 the number of tools/list rounds;
 #        GLIBC_TUNABLES, for both responders, replaces berth-stack's
 #        malloc setting (glibc.malloc.tcache_count=7 is glibc's default).
 set -euo pipefail
@@ -165,62 +166,60 @@ stop_trivial() {
 	port_free
 }
 
-# Rounds: the baseline and Berth's tools/list take turns, ROUNDS times
-# (BERTH_BENCH_ROUNDS, default 3), with a baseline round at both ends:
+# Rounds: for each connection count, the baseline and Berth's tools/list
+# take turns, ROUNDS times (BERTH_BENCH_ROUNDS, default 5), with a
+# baseline round at both ends:
 #   T1 B1 T2 B2 ... Tn Bn T(n+1)
 # Each Berth round's ratio is taken against the mean of the two baseline
 # rounds beside it, and the median of those ratios is the figure: on a
 # machine shared with other work the load drifts during a run, and a
 # baseline measured at one end only, or a single round, would credit or
-# charge that drift to Berth. The other Berth rows (tools/call, the 2025
-# session, no cache) run once, in the last Berth round, and are compared
-# with the mean of all baseline rounds.
-rounds=${BERTH_BENCH_ROUNDS:-3}
+# charge that drift to Berth. Neighbours are one run apart (the responder
+# is restarted between runs, as the two share the FastCGI port), not a
+# whole round of every connection count. The other Berth rows
+# (tools/call, the 2025 session, no cache) run once, after the rounds,
+# and are compared with the mean of all baseline rounds.
+rounds=${BERTH_BENCH_ROUNDS:-5}
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "BERTH_BENCH_ROUNDS must be a whole number from 1"; exit 2; }
-baseline_round() {
+baseline_run() {
 	start_trivial
-	for c in $conns_list; do
-		run "trivial responder (baseline) $1" "$c" tools/list '"status":"ok"'
-	done
+	run "trivial responder (baseline) $1" "$2" tools/list '"status":"ok"'
 	stop_trivial
 }
 stop_berth
-session=
-for r in $(seq 1 "$rounds"); do
-	baseline_round "$r"
-	start_berth
-	if ((r == rounds)); then
-		# A 2025-era session (initialize, notifications/initialized) for
-		# the "2025 session" rows: the same request with Mcp-Session-Id,
-		# which costs the session's lookup on top of the key's.
-		init_out=$(curl -sS -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
-			-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-			--data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"berth-bench","version":"1"}}}')
-		session=$(tr -d '\r' <<<"$init_out" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
-		[[ -n $session ]] || { echo "initialize answered no Mcp-Session-Id: $init_out"; exit 1; }
-		curl -sS -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
-			-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
-			-H 'MCP-Protocol-Version: 2025-11-25' -H "Mcp-Session-Id: $session" \
-			--data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
-	fi
-	if ((r == rounds)); then
-		# The size of the answer, for the padded baseline row below.
-		body_bytes=$(curl -sS -o /dev/null -w '%{size_download}' -X POST "$url" \
-			-H "Authorization: Bearer $BERTH_BENCH_KEY" -H 'Content-Type: application/json' \
-			-H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
-			-H 'Mcp-Method: tools/list' \
-			--data '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}')
-	fi
-	for c in $conns_list; do
+for c in $conns_list; do
+	for r in $(seq 1 "$rounds"); do
+		baseline_run "$r" "$c"
+		start_berth
 		run "berth tools/list $r" "$c" tools/list '"result":'
-		if ((r == rounds)); then
-			run "berth tools/call station_status" "$c" tools/call '"result":'
-			run "berth tools/list, 2025 session" "$c" tools/list '"result":' "$session"
-		fi
-	done
-	if ((r < rounds)); then
 		stop_berth
-	fi
+	done
+	baseline_run $((rounds + 1)) "$c"
+done
+
+# --- the other Berth rows ---------------------------------------------------------
+start_berth
+# A 2025-era session (initialize, notifications/initialized) for the "2025
+# session" rows: the same request with Mcp-Session-Id, which costs the
+# session's lookup on top of the key's.
+init_out=$(curl -sS -D - -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
+	-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	--data '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"berth-bench","version":"1"}}}')
+session=$(tr -d '\r' <<<"$init_out" | sed -n 's/^[Mm]cp-[Ss]ession-[Ii]d: //p')
+[[ -n $session ]] || { echo "initialize answered no Mcp-Session-Id: $init_out"; exit 1; }
+curl -sS -o /dev/null -X POST "$url" -H "Authorization: Bearer $BERTH_BENCH_KEY" \
+	-H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+	-H 'MCP-Protocol-Version: 2025-11-25' -H "Mcp-Session-Id: $session" \
+	--data '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+# The size of the answer, for the padded baseline row below.
+body_bytes=$(curl -sS -o /dev/null -w '%{size_download}' -X POST "$url" \
+	-H "Authorization: Bearer $BERTH_BENCH_KEY" -H 'Content-Type: application/json' \
+	-H 'Accept: application/json, text/event-stream' -H 'MCP-Protocol-Version: 2026-07-28' \
+	-H 'Mcp-Method: tools/list' \
+	--data '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}')
+for c in $conns_list; do
+	run "berth tools/call station_status" "$c" tools/call '"result":'
+	run "berth tools/list, 2025 session" "$c" tools/list '"result":' "$session"
 done
 master=$(head -n 1 "$dir/run/berth-fcgi.pid")
 # pss PID: the proportional set size in kB (shared pages divided among the
@@ -252,9 +251,6 @@ for c in $conns_list; do
 	run "berth tools/list, no cache" "$c" tools/list '"result":'
 done
 stop_berth
-
-# --- the last baseline round -----------------------------------------------------
-baseline_round $((rounds + 1))
 
 # --- for comparison: the baseline padded to the size of Berth's answer ------------
 # Not part of any ratio above: it shows how much of the gap is nginx and the
