@@ -13,6 +13,8 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "http.h"
+
 struct client_buf {
 	struct client_resp *r;
 	size_t cap;
@@ -127,24 +129,19 @@ client_request(const char *method, const char *url, const char *bearer,
 	if ((t = curl_slist_append(h, "Expect:")) == NULL)
 		goto out;
 	h = t;
-	if ((c = curl_easy_init()) == NULL)
+	if ((c = http_easy(&(struct http_opts){ .url = url,
+	         .timeout_ms = timeout_s * 1000L,
+	         .connect_timeout_ms = 10000L,
+	         .user_agent = "berth-cli",
+	         .errbuf = errbuf })) == NULL)
 		goto out;
 	rc = ERR_IO;
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
-	        CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout_s) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client_write) !=
+	if (curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, client_write) !=
 	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, client_header) !=
 	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HEADERDATA, out) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-cli") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
 	    (body != NULL &&

@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
+#include "http.h"
 #include "log.h"
 
 #define AI_RETRY_AFTER_MAX_S 30
@@ -1142,12 +1143,16 @@ ai_complete(const struct ai_provider *p, const char *model,
 		rc = ERR_INVALID;
 		goto out;
 	}
-	if (hdrs == NULL || (curl = curl_easy_init()) == NULL) {
+	if (hdrs == NULL ||
+	    (curl = http_easy(&(struct http_opts){ .url = url,
+	         .timeout_ms = 1000L * (p->timeout_s > 0 ? p->timeout_s : 120),
+	         .connect_timeout_ms = 1000L *
+	             (p->connect_timeout_s > 0 ? p->connect_timeout_s : 10),
+	         .max_bytes = AI_MAX_RESPONSE_BYTES })) == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
 	payload = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload);
 	curl_easy_setopt(
@@ -1156,17 +1161,6 @@ ai_complete(const struct ai_provider *p, const char *model,
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, ai_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &retry_after);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT,
-	    (long)(p->timeout_s > 0 ? p->timeout_s : 120));
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
-	    (long)(p->connect_timeout_s > 0 ? p->connect_timeout_s : 10));
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(
-	    curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)AI_MAX_RESPONSE_BYTES);
 	for (attempt = 0;; attempt++) {
 		buf.len = 0;
 		buf.too_big = false;

@@ -27,6 +27,7 @@
 #include "crypto.h"
 #include "digest.h"
 #include "hex.h"
+#include "http.h"
 #include "limit.h"
 #include "log.h"
 
@@ -445,27 +446,15 @@ aicred_post(const struct config *cfg, const char *body, const char *old_refresh,
 		goto out;
 	h = h2;
 	rc = ERR_INTERNAL;
-	if ((c = curl_easy_init()) == NULL ||
-	    curl_easy_setopt(c, CURLOPT_URL, cfg->ai_oauth.token_url) !=
-	        CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
-	        CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
-	        timeout < AICRED_CONNECT_TIMEOUT
-	            ? timeout
-	            : (long)AICRED_CONNECT_TIMEOUT) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	        (curl_off_t)LIMIT_AI_OAUTH_RESPONSE_BYTES) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
+	if ((c = http_easy(&(struct http_opts){ .url = cfg->ai_oauth.token_url,
+	         .timeout_ms = timeout * 1000L,
+	         .connect_timeout_ms = AICRED_CONNECT_TIMEOUT * 1000L,
+	         .max_bytes = LIMIT_AI_OAUTH_RESPONSE_BYTES,
+	         .user_agent = "berth",
+	         .errbuf = errbuf })) == NULL ||
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, aicred_write) !=
 	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, "berth") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK) {
 		snprintf(why, whylen, "libcurl setup failed");

@@ -26,6 +26,7 @@
 #include "audit.h"
 #include "config.h"
 #include "hex.h"
+#include "http.h"
 #include "limit.h"
 #include "log.h"
 #include "parse.h"
@@ -356,7 +357,11 @@ oauth_introspect(const struct config *cfg, const char *token,
 		rc = ERR_IO;
 		goto out;
 	}
-	if ((c = curl_easy_init()) == NULL ||
+	if ((c = http_easy(&(struct http_opts){ .url = url,
+	         .timeout_ms = (long)cfg->cloudship.oauth.timeout * 1000L,
+	         .connect_timeout_ms =
+	             (long)cfg->cloudship.oauth.timeout * 1000L,
+	         .user_agent = "berth-oauth" })) == NULL ||
 	    (tok = curl_easy_escape(c, token, 0)) == NULL ||
 	    (id = curl_easy_escape(c, cfg->cloudship.oauth.client_id, 0)) ==
 	        NULL)
@@ -373,22 +378,11 @@ oauth_introspect(const struct config *cfg, const char *token,
 		goto out;
 	if (secret && oauth_basic_header(c, cfg, &hdrs) != OK)
 		goto out;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(
-	    c, CURLOPT_TIMEOUT_MS, (long)cfg->cloudship.oauth.timeout * 1000L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)cfg->cloudship.oauth.timeout * 1000L);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(form));
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, oauth_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "berth-oauth");
 	oauth_calls++;
 	cc = curl_easy_perform(c);
 	rc = ERR_IO;

@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "http.h"
 #include "limit.h"
 #include "log.h"
 
@@ -99,29 +100,18 @@ upstream_perform(const struct config *cfg, const char *method, const char *url,
 	CURLcode cc;
 
 	*status = 0;
-	if ((c = curl_easy_init()) == NULL) {
-		snprintf(detail, detail_size, "curl_easy_init failed");
+	if ((c = http_easy(&(struct http_opts){ .url = url,
+	         .timeout_ms = timeout * 1000L,
+	         .connect_timeout_ms = UPSTREAM_CONNECT_TIMEOUT * 1000L,
+	         .max_bytes = LIMIT_UPSTREAM_RESPONSE_BYTES,
+	         .user_agent = "berth",
+	         .errbuf = errbuf })) == NULL) {
+		snprintf(detail, detail_size, "libcurl setup failed");
 		return UPSTREAM_INTERNAL;
 	}
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") !=
-	        CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT,
-	        timeout < UPSTREAM_CONNECT_TIMEOUT
-	            ? timeout
-	            : (long)UPSTREAM_CONNECT_TIMEOUT) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE,
-	        (curl_off_t)LIMIT_UPSTREAM_RESPONSE_BYTES) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, upstream_write) !=
+	if (curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, upstream_write) !=
 	        CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, b) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, "berth") != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method) != CURLE_OK ||
 	    (headers != NULL &&
 	        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK) ||

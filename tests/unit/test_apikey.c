@@ -10,7 +10,7 @@
  * hashlib.scrypt, so the stored format is checked against someone else's
  * scrypt, not only against itself.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +21,7 @@
 #include "log.h"
 #include "password.h"
 #include "principal.h"
+#include "unit.h"
 
 /*
  * Interposes OpenSSL's CRYPTO_memcmp (the executable's definition wins over
@@ -553,11 +554,7 @@ test_principal_method_names(void)
 int
 main(void)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "apikey", "generate: format", test_generate_format },
 		{ "apikey", "generate: entropy and uniqueness",
 		    test_generate_entropy },
@@ -573,31 +570,8 @@ main(void)
 		{ "principal", "auth method names",
 		    test_principal_method_names },
 	};
-	CU_pSuite suite = NULL;
-	const char *current = "";
-	unsigned failures;
-	size_t i;
 
 	/* The refusals log at INFO; the suite's output is CUnit's. */
 	log_init("test_apikey", LOG_LVL_ERROR);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 99;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (strcmp(current, tests[i].suite) != 0) {
-			current = tests[i].suite;
-			if ((suite = CU_add_suite(current, NULL, NULL)) == NULL)
-				goto fail;
-		}
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures == 0 ? 0 : 1;
-fail:
-	CU_cleanup_registry();
-	return 99;
+	return unit_run(tests, UNIT_COUNT(tests));
 }

@@ -8,7 +8,7 @@
  * independent implementation, not only against crypto_open().
  */
 #define _GNU_SOURCE /* memmem */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,7 @@
 #include "hex.h"
 #include "log.h"
 #include "session.h"
+#include "unit.h"
 
 /* base64 of 32 bytes 0x00..0x1f, and of 32 bytes 0xff. */
 static const char test_key_a[] = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -498,11 +499,7 @@ test_digest(void)
 int
 main(void)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "crypto", "key formats", test_key_formats },
 		{ "crypto", "round trip", test_round_trip },
 		{ "crypto", "unique IVs", test_unique_ivs },
@@ -517,30 +514,7 @@ main(void)
 		{ "session", "token shape and digest",
 		    test_session_token_shape },
 	};
-	CU_pSuite suite = NULL;
-	const char *current = "";
-	unsigned failures;
-	size_t i;
 
 	log_init("test_crypto", LOG_LVL_ERROR);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 99;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (strcmp(current, tests[i].suite) != 0) {
-			current = tests[i].suite;
-			if ((suite = CU_add_suite(current, NULL, NULL)) == NULL)
-				goto fail;
-		}
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures == 0 ? 0 : 1;
-fail:
-	CU_cleanup_registry();
-	return 99;
+	return unit_run(tests, UNIT_COUNT(tests));
 }

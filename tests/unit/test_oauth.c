@@ -7,7 +7,7 @@
  * mapping) runs against PostgreSQL and oidc-provider in
  * tests/integration/test_oauth.sh.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include "log.h"
 #include "oauth.h"
 #include "principal.h"
+#include "unit.h"
 
 /* A config from YAML text; fails the test when it does not load. */
 static struct config *
@@ -167,36 +168,16 @@ test_malformed(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{ "active: enabled and not local_mode", test_active },
-		{ "resource, metadata, issuer, introspection URLs", test_urls },
-		{ "scope string", test_scopes },
-		{ "config bounds", test_bounds },
-		{ "malformed tokens refused before any lookup",
+	static const struct unit_test tests[] = {
+		{ "oauth", "active: enabled and not local_mode", test_active },
+		{ "oauth", "resource, metadata, issuer, introspection URLs",
+		    test_urls },
+		{ "oauth", "scope string", test_scopes },
+		{ "oauth", "config bounds", test_bounds },
+		{ "oauth", "malformed tokens refused before any lookup",
 		    test_malformed },
 	};
-	CU_pSuite suite;
-	unsigned failures;
-	size_t i;
 
 	log_init("test_oauth", LOG_LVL_ERROR);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 99;
-	if ((suite = CU_add_suite("oauth", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures == 0 ? 0 : 1;
-fail:
-	CU_cleanup_registry();
-	return 99;
+	return unit_run(tests, UNIT_COUNT(tests));
 }

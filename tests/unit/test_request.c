@@ -7,7 +7,7 @@
  * every byte Berth would send to nginx is checked.
  */
 #define _GNU_SOURCE /* memmem */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +17,7 @@
 #include "limit.h"
 #include "log.h"
 #include "request.h"
+#include "unit.h"
 
 /* --- a FastCGI request without a connection -------------------------- */
 
@@ -315,35 +316,16 @@ test_reply_head(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{ "parameter names", test_hdr_names },
-		{ "parameters, first of a name wins", test_init_params },
-		{ "no parameters", test_init_defaults },
-		{ "refusals: 400, 413, 414, 431", test_init_refusals },
-		{ "response heads", test_reply_head },
+	static const struct unit_test tests[] = {
+		{ "request", "parameter names", test_hdr_names },
+		{ "request", "parameters, first of a name wins",
+		    test_init_params },
+		{ "request", "no parameters", test_init_defaults },
+		{ "request", "refusals: 400, 413, 414, 431",
+		    test_init_refusals },
+		{ "request", "response heads", test_reply_head },
 	};
-	CU_pSuite suite;
-	unsigned failures;
-	size_t i;
 
 	log_init("test_request", LOG_LVL_ERROR);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 99;
-	if ((suite = CU_add_suite("request", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures == 0 ? 0 : 1;
-fail:
-	CU_cleanup_registry();
-	return 99;
+	return unit_run(tests, UNIT_COUNT(tests));
 }
