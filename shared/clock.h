@@ -11,4 +11,8 @@
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t clock_ms(void);
 
+/* The same clock in milliseconds with their fraction, for durations that
+ * are reported (audit rows, maintenance timings, progress). */
+double clock_ms_frac(void);
+
 #endif

@@ -47,6 +47,7 @@
 #include <json-c/json.h>
 
 #include "audit.h"
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 
@@ -179,15 +180,6 @@ struct maint_batch {
 	long long last;    /* audit: the id the chain now starts after */
 	struct maintenance_stats *stats;
 };
-
-static double
-maint_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static berr
 maint_prepare(struct db *db)
@@ -504,7 +496,7 @@ berr
 maintenance_run(
     struct db *db, const struct config *cfg, struct maintenance_stats *out)
 {
-	double t0 = maint_now();
+	double t0 = clock_ms_frac();
 	PGresult *res = NULL;
 	long long audit_last = 0;
 	bool locked;
@@ -520,7 +512,7 @@ maintenance_run(
 	PQclear(res);
 	if (!locked) {
 		out->skipped = true;
-		out->seconds = maint_now() - t0;
+		out->seconds = (clock_ms_frac() - t0) / 1000.0;
 		log_info("maintenance: skipped: another runner holds the lock");
 		return OK;
 	}
@@ -530,7 +522,7 @@ maintenance_run(
 	/* After a lost connection the lock is gone already: nothing to do. */
 	if (db_exec(db, "maint_unlock", 0, NULL, NULL) != OK)
 		log_debug("maintenance: unlock failed (connection gone)");
-	out->seconds = maint_now() - t0;
+	out->seconds = (clock_ms_frac() - t0) / 1000.0;
 	maint_log(out, rc);
 	return rc;
 }
@@ -541,7 +533,7 @@ maintenance_count(
 {
 	char idle[16], window[16], runs_days[16], audit_days[16];
 	const char *values[4] = { idle, window, runs_days, audit_days };
-	double t0 = maint_now();
+	double t0 = clock_ms_frac();
 	PGresult *res = NULL;
 	berr rc;
 
@@ -564,6 +556,6 @@ maintenance_count(
 	out->outbox = maint_ll(res, "outbox");
 	out->audit = maint_ll(res, "audit");
 	PQclear(res);
-	out->seconds = maint_now() - t0;
+	out->seconds = (clock_ms_frac() - t0) / 1000.0;
 	return OK;
 }

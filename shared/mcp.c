@@ -70,6 +70,7 @@
 
 #include "autoconf.h"
 #include "authz.h"
+#include "clock.h"
 #include "limit.h"
 #include "log.h"
 #include "mcp.h"
@@ -1009,15 +1010,6 @@ mcp_tools_list(struct mcp_call *c, struct json_object *params,
  * follows ("SHOULD NOT send a response for the cancelled request").
  */
 
-static double
-mcp_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /* Writes msg as one event of c's stream; a failure means the client left. */
 static void
 mcp_stream_write(struct mcp_call *c, struct json_object *msg)
@@ -1041,7 +1033,7 @@ mcp_stream_write(struct mcp_call *c, struct json_object *msg)
 	}
 	if (ops->event(ops->arg, s, n) != OK)
 		c->gone = true;
-	c->last_write_ms = mcp_now_ms();
+	c->last_write_ms = clock_ms_frac();
 }
 
 /* {"jsonrpc":"2.0","method":method,"params":params (taken)}. */
@@ -1134,7 +1126,7 @@ mcp_ts_cancelled(void *arg)
 	const struct mcp_store *st = c->ctx->store;
 	int keepalive = c->ctx->keepalive_ms > 0 ? c->ctx->keepalive_ms
 	                                         : MCP_KEEPALIVE_DEFAULT_MS;
-	double now = mcp_now_ms();
+	double now = clock_ms_frac();
 	bool yes = false;
 
 	if (c->gone || c->cancelled)
@@ -1214,9 +1206,9 @@ mcp_ts_request(void *arg, const char *method, const char *capability,
 	json_object_object_add(msg, "params", params);
 	params = NULL;
 	mcp_stream_write(c, msg);
-	deadline = mcp_now_ms() + MCP_ASK_TIMEOUT_MS;
+	deadline = clock_ms_frac() + MCP_ASK_TIMEOUT_MS;
 	for (;;) {
-		if (mcp_ts_cancelled(c) || mcp_now_ms() > deadline) {
+		if (mcp_ts_cancelled(c) || clock_ms_frac() > deadline) {
 			rc = ERR_IO;
 			goto out;
 		}
@@ -1283,13 +1275,37 @@ mcp_stream_meta(
 	return true;
 }
 
+/*
+ * params.name (a string) and params.arguments (an object, or absent: NULL)
+ * of tools/call and prompts/get; false with e set when either has the
+ * wrong type.
+ */
+static bool
+mcp_named_params(struct json_object *params, struct json_object **name,
+    struct json_object **args, struct mcp_err *e)
+{
+	*name = mcp_param(params, "name");
+	*args = mcp_param(params, "arguments");
+	if (*name == NULL || !json_object_is_type(*name, json_type_string)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.name must be a string");
+		return false;
+	}
+	if (*args != NULL && !json_object_is_type(*args, json_type_object)) {
+		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
+		    "Invalid params: params.arguments must be an object");
+		return false;
+	}
+	return true;
+}
+
 static berr
 mcp_tools_call(struct mcp_call *c, struct json_object *params,
     struct json_object **result, struct mcp_err *e)
 {
 	struct tool_call_ctx t = mcp_tool_ctx(c);
-	struct json_object *name = mcp_param(params, "name");
-	struct json_object *args = mcp_param(params, "arguments");
+	struct json_object *name;
+	struct json_object *args;
 	const struct mcp_stream_ops *ops = c->ctx->stream;
 	struct tool_stream ts = { c, mcp_ts_progress, mcp_ts_log,
 		mcp_ts_cancelled, mcp_ts_request };
@@ -1297,16 +1313,8 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 	bool slot = false;
 	berr rc;
 
-	if (name == NULL || !json_object_is_type(name, json_type_string)) {
-		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
-		    "Invalid params: params.name must be a string");
+	if (!mcp_named_params(params, &name, &args, e))
 		return OK;
-	}
-	if (args != NULL && !json_object_is_type(args, json_type_object)) {
-		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
-		    "Invalid params: params.arguments must be an object");
-		return OK;
-	}
 	if (!mcp_stream_meta(c, params, e))
 		return OK;
 	if (tools_call_waits(c->ctx->cfg, json_object_get_string(name), args)) {
@@ -1326,7 +1334,7 @@ mcp_tools_call(struct mcp_call *c, struct json_object *params,
 		    strlen(key) <= MCP_REQUEST_KEY_MAX)
 			snprintf(
 			    c->request_key, sizeof(c->request_key), "%s", key);
-		c->last_write_ms = c->last_check_ms = mcp_now_ms();
+		c->last_write_ms = c->last_check_ms = clock_ms_frac();
 		c->last_progress = 0;
 		if (ops != NULL && c->accept_sse && !c->in_batch) {
 			c->sse = true;
@@ -1500,21 +1508,13 @@ mcp_prompts_get(struct mcp_call *c, struct json_object *params,
     struct json_object **result, struct mcp_err *e)
 {
 	struct prompts_ctx t = mcp_prompts_ctx(c);
-	struct json_object *name = mcp_param(params, "name");
-	struct json_object *args = mcp_param(params, "arguments");
+	struct json_object *name;
+	struct json_object *args;
 	char why[160];
 	berr rc;
 
-	if (name == NULL || !json_object_is_type(name, json_type_string)) {
-		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
-		    "Invalid params: params.name must be a string");
+	if (!mcp_named_params(params, &name, &args, e))
 		return OK;
-	}
-	if (args != NULL && !json_object_is_type(args, json_type_object)) {
-		mcp_err_set(e, RPC_INVALID_PARAMS, 0,
-		    "Invalid params: params.arguments must be an object");
-		return OK;
-	}
 	rc = prompts_get(
 	    &t, json_object_get_string(name), args, result, why, sizeof(why));
 	/* server/prompts "Error Handling": invalid prompt name, missing

@@ -39,6 +39,7 @@
 #include "audit.h"
 #include "authcache.h"
 #include "authz.h"
+#include "clock.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -1032,8 +1033,6 @@ tools_run_done(const char *status)
 	    !strcmp(status, "cancelled");
 }
 
-static double tools_now_ms(void);
-
 berr
 tools_wait_run(const struct tool_call_ctx *ctx, long long run_id, int wait_ms,
     int poll_ms, tools_wait_tick tick, void *arg, struct json_object **run,
@@ -1041,7 +1040,7 @@ tools_wait_run(const struct tool_call_ctx *ctx, long long run_id, int wait_ms,
 {
 	char id[24];
 	const char *vals[2] = { id, ctx->environment };
-	double t0 = tools_now_ms(), deadline, next;
+	double t0 = clock_ms_frac(), deadline, next;
 	bool done;
 	berr rc;
 
@@ -1059,15 +1058,15 @@ tools_wait_run(const struct tool_call_ctx *ctx, long long run_id, int wait_ms,
 			return rc;
 		done = tools_run_done(tools_run_status(*run));
 		if (tick != NULL)
-			tick(ctx, arg, *run, done, tools_now_ms() - t0);
+			tick(ctx, arg, *run, done, clock_ms_frac() - t0);
 		if (done) {
 			*end = TOOLS_WAIT_DONE;
 			return OK;
 		}
-		if (tools_now_ms() >= deadline)
+		if (clock_ms_frac() >= deadline)
 			return OK;
-		next = tools_now_ms() + poll_ms;
-		while (tools_now_ms() < next && tools_now_ms() < deadline) {
+		next = clock_ms_frac() + poll_ms;
+		while (clock_ms_frac() < next && clock_ms_frac() < deadline) {
 			struct timespec ts = { 0,
 				TOOLS_RUN_SLICE_MS * 1000000L };
 
@@ -1130,7 +1129,7 @@ tool_get_run(const struct tool_call_ctx *ctx, struct json_object *args,
 	enum tools_wait_end end;
 	char id[24], msg[160];
 	long long run_id;
-	double t0 = tools_now_ms();
+	double t0 = clock_ms_frac();
 	berr rc;
 
 	if (args == NULL || !json_object_object_get_ex(args, "run_id", &v))
@@ -1162,7 +1161,7 @@ tool_get_run(const struct tool_call_ctx *ctx, struct json_object *args,
 		json_object_object_add(run, "wait_timed_out",
 		    json_object_new_boolean(end == TOOLS_WAIT_TIMEOUT));
 		json_object_object_add(run, "waited_ms",
-		    json_object_new_int64((int64_t)(tools_now_ms() - t0)));
+		    json_object_new_int64((int64_t)(clock_ms_frac() - t0)));
 	}
 	return tools_ok(run, result);
 }
@@ -1749,15 +1748,6 @@ tools_call_waits(
 	return t != NULL && t->waits != NULL && t->waits(args);
 }
 
-static double
-tools_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 /*
  * Audits one call: argument names only, never their values (a value may
  * be a secret the user pasted). An audit row that cannot be written is an
@@ -1818,7 +1808,7 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 	struct json_object *r = NULL, *v;
 	char why[256] = "";
 	const char *error = NULL;
-	double t0 = tools_now_ms();
+	double t0 = clock_ms_frac();
 	bool success = false, dyn = false;
 	berr rc = OK, arc;
 
@@ -1877,7 +1867,8 @@ tools_call(const struct tool_call_ctx *ctx, const char *name,
 		if (!success)
 			error = "tool reported an error";
 	}
-	arc = tools_audit(ctx, name, args, success, error, tools_now_ms() - t0);
+	arc =
+	    tools_audit(ctx, name, args, success, error, clock_ms_frac() - t0);
 	if (arc != OK) {
 		log_error("tools: call of %.*s by %s not audited: %s",
 		    TOOLS_NAME_ECHO, name,
