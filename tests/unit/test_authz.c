@@ -9,7 +9,7 @@
  * Fixtures are found through $BERTH_SRCDIR (set by make check; "."
  * otherwise).
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +20,7 @@
 #include "config.h"
 #include "principal.h"
 #include "validate.h"
+#include "unit.h"
 
 /* The roles matrix.tsv must cover: the built-ins and config.yaml's one. */
 static const char *const test_roles[] = { "admin", "developer", "viewer",
@@ -692,39 +693,20 @@ test_validate_field(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{ "matrix.tsv: role x permission x environment", test_matrix },
-		{ "permission names round trip", test_perm_names },
-		{ "role permission sets", test_role_perms },
-		{ "environments", test_environments },
-		{ "unknown environment", test_unknown_environment },
-		{ "undefined role grants nothing", test_undefined_role },
-		{ "principal read in bounds", test_principal_bounds },
-		{ "validate: lengths, UTF-8, control characters",
+	static const struct unit_test tests[] = {
+		{ "authz", "matrix.tsv: role x permission x environment",
+		    test_matrix },
+		{ "authz", "permission names round trip", test_perm_names },
+		{ "authz", "role permission sets", test_role_perms },
+		{ "authz", "environments", test_environments },
+		{ "authz", "unknown environment", test_unknown_environment },
+		{ "authz", "undefined role grants nothing",
+		    test_undefined_role },
+		{ "authz", "principal read in bounds", test_principal_bounds },
+		{ "authz", "validate: lengths, UTF-8, control characters",
 		    test_validate },
-		{ "validate: field names and bounds", test_validate_field },
+		{ "authz", "validate: field names and bounds",
+		    test_validate_field },
 	};
-	CU_pSuite suite;
-	unsigned failures;
-	size_t i;
-
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((suite = CU_add_suite("authz", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures == 0 ? 0 : 1;
-fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(tests, UNIT_COUNT(tests));
 }

@@ -9,7 +9,7 @@
  * /home/tester and the override variables unset, so results do not depend
  * on who runs it.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "limit.h"
+#include "unit.h"
 
 /* Every variable that config_load() reads besides ${} references. */
 static const char *const test_vars[] = { "CLOUDSHIP_REGISTRATION_KEY",
@@ -1168,30 +1169,26 @@ test_static_change(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{ "defaults", test_defaults },
-		{ "every key from a file", test_full },
-		{ "empty file", test_empty_file },
-		{ "Station config, unknown keys warned", test_station },
-		{ "${} expansion", test_expand },
-		{ "environment overrides", test_env_overrides },
-		{ "values.tsv", test_values },
-		{ "errors/*.yaml", test_errors },
-		{ "diagnostics capped", test_diag_cap },
-		{ "missing explicit file", test_missing_explicit },
-		{ "missing default file", test_missing_default },
-		{ "file too big", test_too_big },
-		{ "show masks secrets", test_show_masks },
-		{ "show masks database passwords", test_show_dburl },
-		{ "show round trip", test_show_roundtrip },
-		{ "show roles", test_show_roles },
-		{ "static change", test_static_change },
+	static const struct unit_test tests[] = {
+		{ "config", "defaults", test_defaults },
+		{ "config", "every key from a file", test_full },
+		{ "config", "empty file", test_empty_file },
+		{ "config", "Station config, unknown keys warned",
+		    test_station },
+		{ "config", "${} expansion", test_expand },
+		{ "config", "environment overrides", test_env_overrides },
+		{ "config", "values.tsv", test_values },
+		{ "config", "errors/*.yaml", test_errors },
+		{ "config", "diagnostics capped", test_diag_cap },
+		{ "config", "missing explicit file", test_missing_explicit },
+		{ "config", "missing default file", test_missing_default },
+		{ "config", "file too big", test_too_big },
+		{ "config", "show masks secrets", test_show_masks },
+		{ "config", "show masks database passwords", test_show_dburl },
+		{ "config", "show round trip", test_show_roundtrip },
+		{ "config", "show roles", test_show_roles },
+		{ "config", "static change", test_static_change },
 	};
-	CU_pSuite suite;
-	unsigned failures;
 	size_t i;
 
 	/* Results must not depend on who runs the suite, or where. */
@@ -1199,20 +1196,5 @@ main(void)
 	for (i = 0; test_vars[i] != NULL; i++)
 		unsetenv(test_vars[i]);
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((suite = CU_add_suite("config", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	if (CU_basic_run_tests() != CUE_SUCCESS)
-		goto fail;
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
-	return failures == 0 ? 0 : 1;
-fail:
-	CU_cleanup_registry();
-	return 1;
+	return unit_run(tests, UNIT_COUNT(tests));
 }
