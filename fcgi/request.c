@@ -189,13 +189,18 @@ request_hdr_of(const char *name, size_t n)
 	if (n > REQUEST_MAX_NAME)
 		return REQ__COUNT;
 	c = request_by_len[n];
-	/* The last byte first: it tells apart most names of one length
-	 * (SERVER_NAME, REMOTE_PORT, REQUEST_URI, HTTP_ACCEPT) without a
-	 * call. n is at least 9 here. */
-	for (i = 0; i < REQUEST_PER_LEN && c[i] != 0; i++)
-		if (request_names[c[i] - 1].name[n - 1] == name[n - 1] &&
-		    memcmp(request_names[c[i] - 1].name, name, n - 1) == 0)
+	/* The length again (a name in the wrong row is then never read past
+	 * its end), then the last byte: it tells apart most names of one
+	 * length (SERVER_NAME, REMOTE_PORT, REQUEST_URI, HTTP_ACCEPT) without
+	 * a call. */
+	for (i = 0; i < REQUEST_PER_LEN && c[i] != 0; i++) {
+		const char *cand = request_names[c[i] - 1].name;
+
+		if (request_names[c[i] - 1].len == n &&
+		    cand[n - 1] == name[n - 1] &&
+		    memcmp(cand, name, n - 1) == 0)
 			return (enum request_hdr)(c[i] - 1);
+	}
 	return REQ__COUNT;
 }
 
