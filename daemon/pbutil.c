@@ -3,6 +3,7 @@
  * small (a few hundred pieces at most, capped by LIMIT_LH_LIST), so the
  * simplest arena does.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,27 +58,48 @@ pbutil_ptrs(struct pbutil_arena *a, size_t n)
 	return pbutil_alloc(a, (n ? n : 1) * sizeof(void *));
 }
 
-Google__Protobuf__Timestamp *
-pbutil_ts_epoch(struct pbutil_arena *a, const char *epoch)
+/*
+ * A Timestamp for v seconds since the epoch, or NULL when v is not a time
+ * a Timestamp may hold (NaN, negative, past 9999-12-31T23:59:59Z).
+ */
+static Google__Protobuf__Timestamp *
+pbutil_ts_of(struct pbutil_arena *a, double v)
 {
 	Google__Protobuf__Timestamp *ts;
-	double v;
-	char *end;
+	int64_t micros;
 
-	if (epoch == NULL || *epoch == '\0')
-		return NULL;
-	v = strtod(epoch, &end);
-	if (end == epoch || v < 0 || v > 253402300799.0)
+	if (!(v >= 0 && v <= 253402300799.0))
 		return NULL;
 	if ((ts = pbutil_alloc(a, sizeof(*ts))) == NULL)
 		return NULL;
 	google__protobuf__timestamp__init(ts);
 	ts->seconds = (int64_t)v;
 	/* Microseconds are what PostgreSQL keeps; past them is float noise. */
-	ts->nanos = (int32_t)((v - (double)ts->seconds) * 1e6 + 0.5) * 1000;
-	if (ts->nanos < 0 || ts->nanos > 999999999)
-		ts->nanos = 0;
+	micros = (int64_t)((v - (double)ts->seconds) * 1e6 + 0.5);
+	if (micros >= 1000000) {
+		ts->seconds++;
+		micros = 0;
+	}
+	ts->nanos = (int32_t)micros * 1000;
 	return ts;
+}
+
+Google__Protobuf__Timestamp *
+pbutil_ts_epoch(struct pbutil_arena *a, const char *epoch)
+{
+	double v;
+	char *end;
+
+	/* PostgreSQL's epoch text: digits and a point, nothing strtod()
+	 * would also take (signs, exponents, hex, "inf", "nan", spaces). */
+	if (epoch == NULL || *epoch == '\0' ||
+	    epoch[strspn(epoch, "0123456789.")] != '\0')
+		return NULL;
+	errno = 0;
+	v = strtod(epoch, &end);
+	if (end == epoch || *end != '\0' || errno == ERANGE)
+		return NULL;
+	return pbutil_ts_of(a, v);
 }
 
 Google__Protobuf__Timestamp *
@@ -103,19 +125,44 @@ pbutil_ll(const char *s)
 
 	if (s == NULL)
 		return 0;
+	errno = 0;
 	v = strtoll(s, &end, 10);
-	return end == s ? 0 : v;
+	return end == s || *end != '\0' || errno == ERANGE ? 0 : v;
 }
 
+/* The time in a JSON number (seconds since the epoch); NULL for anything
+ * else. */
 static Google__Protobuf__Timestamp *
 pbutil_ts_json(struct pbutil_arena *a, struct json_object *o)
 {
-	char buf[64];
-
-	if (o == NULL)
+	if (!json_object_is_type(o, json_type_int) &&
+	    !json_object_is_type(o, json_type_double))
 		return NULL;
-	snprintf(buf, sizeof(buf), "%.3f", json_object_get_double(o));
-	return pbutil_ts_epoch(a, buf);
+	return pbutil_ts_of(a, json_object_get_double(o));
+}
+
+/* o[key] when it is a JSON number (clamped to int64), else 0. */
+static int64_t
+pbutil_jint(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    (!json_object_is_type(v, json_type_int) &&
+	        !json_object_is_type(v, json_type_double)))
+		return 0;
+	return json_object_get_int64(v);
+}
+
+/* Is o[key] JSON true (not merely something json-c would call true)? */
+static bool
+pbutil_jtrue(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_boolean) &&
+	    json_object_get_boolean(v);
 }
 
 static const char *
@@ -200,15 +247,10 @@ pbutil_tool_calls(struct pbutil_arena *a, const char *json, size_t *n)
 		json_object_object_get_ex(o, "parameters", &v);
 		tc->parameters = pbutil_params(a, v, &tc->n_parameters);
 		tc->result = pbutil_strdup(a, pbutil_jstr(o, "result"));
-		tc->duration_ms =
-		    json_object_object_get_ex(o, "duration_ms", &v)
-		    ? json_object_get_int64(v)
-		    : 0;
-		tc->success = json_object_object_get_ex(o, "success", &v) &&
-		    json_object_get_boolean(v);
-		tc->timestamp = json_object_object_get_ex(o, "at", &v)
-		    ? pbutil_ts_json(a, v)
-		    : NULL;
+		tc->duration_ms = pbutil_jint(o, "duration_ms");
+		tc->success = pbutil_jtrue(o, "success");
+		json_object_object_get_ex(o, "at", &v);
+		tc->timestamp = pbutil_ts_json(a, v);
 		out[(*n)++] = tc;
 	}
 	json_object_put(arr);
@@ -241,10 +283,7 @@ pbutil_steps(struct pbutil_arena *a, const char *json, size_t *n)
 			    LIGHTHOUSE__V1__STEP_TYPE__STEP_TYPE_TOOL_CALL;
 			snprintf(desc, sizeof(desc), "tool %.100s (%s)",
 			    pbutil_jstr(p, "name"),
-			    json_object_object_get_ex(p, "success", &v) &&
-			            json_object_get_boolean(v)
-			        ? "ok"
-			        : "failed");
+			    pbutil_jtrue(p, "success") ? "ok" : "failed");
 		} else {
 			st->type =
 			    LIGHTHOUSE__V1__STEP_TYPE__STEP_TYPE_LLM_CALL;
@@ -254,13 +293,9 @@ pbutil_steps(struct pbutil_arena *a, const char *json, size_t *n)
 			    pbutil_jstr(p, "stop_reason"));
 		}
 		st->description = pbutil_strdup(a, desc);
-		st->duration_ms =
-		    json_object_object_get_ex(p, "duration_ms", &v)
-		    ? json_object_get_int64(v)
-		    : 0;
-		st->timestamp = json_object_object_get_ex(o, "at", &v)
-		    ? pbutil_ts_json(a, v)
-		    : NULL;
+		st->duration_ms = pbutil_jint(p, "duration_ms");
+		json_object_object_get_ex(o, "at", &v);
+		st->timestamp = pbutil_ts_json(a, v);
 		out[(*n)++] = st;
 	}
 	json_object_put(arr);

@@ -33,8 +33,9 @@ char *pbutil_strdup(struct pbutil_arena *a, const char *s);
 void **pbutil_ptrs(struct pbutil_arena *a, size_t n);
 
 /*
- * A Timestamp from PostgreSQL's epoch text ("1700000000.123456"), or NULL
- * for NULL/empty text.
+ * A Timestamp from PostgreSQL's epoch text ("1700000000.123456", to the
+ * microsecond), or NULL for NULL, empty or any other text, and for a time
+ * before 1970 or after 9999.
  */
 Google__Protobuf__Timestamp *pbutil_ts_epoch(
     struct pbutil_arena *a, const char *epoch);
@@ -42,7 +43,8 @@ Google__Protobuf__Timestamp *pbutil_ts_epoch(
 /* A Timestamp for now. */
 Google__Protobuf__Timestamp *pbutil_ts_now(struct pbutil_arena *a);
 
-/* s as a number (PostgreSQL's integer text); 0 when not one. */
+/* s as a number (PostgreSQL's integer text); 0 when s is not wholly one
+ * or does not fit. */
 long long pbutil_ll(const char *s);
 
 /*
@@ -50,14 +52,16 @@ long long pbutil_ll(const char *s);
  * with name, parameters, result, duration_ms, success, at) as
  * LighthouseToolCall messages owned by a; *n set. Parameters become a
  * string map (strings as they are, other values as JSON text). Text that
- * is not such an array gives none.
+ * is not such an array gives none. A member of the wrong type is left
+ * out: success is only JSON true, duration_ms and at only JSON numbers.
  */
 Lighthouse__V1__LighthouseToolCall **pbutil_tool_calls(
     struct pbutil_arena *a, const char *json, size_t *n);
 
 /*
  * A run's llm_call and tool_call events (JSON array of seq, kind,
- * payload, at) as ExecutionStep messages owned by a; *n set.
+ * payload, at) as ExecutionStep messages owned by a; *n set. Members of
+ * the wrong type are left out, as for pbutil_tool_calls().
  */
 Lighthouse__V1__ExecutionStep **pbutil_steps(
     struct pbutil_arena *a, const char *json, size_t *n);
