@@ -29,13 +29,15 @@
 #
 # usage: bench/mcp.sh [SECONDS] [WORKERS]   (run from a build, or with
 #        BERTH_BUILDDIR/BERTH_SRCDIR set as `make check` sets them)
+#        WORKERS defaults to 4, berth-fcgi's own default (fcgi.workers)
+#        and berth-stack's; both responders always get the same count.
 #        BERTH_BENCH_CONNS="32 128" chooses the connection counts,
 #        BERTH_BENCH_ROUNDS=5 the number of tools/list rounds;
 #        GLIBC_TUNABLES, for both responders, replaces berth-stack's
 #        malloc setting (glibc.malloc.tcache_count=7 is glibc's default).
 set -euo pipefail
 secs=${1:-10}
-workers=${2:-2}
+workers=${2:-4}
 conns_list=${BERTH_BENCH_CONNS:-32 128}
 src=${BERTH_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 build=${BERTH_BUILDDIR:-$src/build}
