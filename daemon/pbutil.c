@@ -66,20 +66,24 @@ static Google__Protobuf__Timestamp *
 pbutil_ts_of(struct pbutil_arena *a, double v)
 {
 	Google__Protobuf__Timestamp *ts;
-	int64_t micros;
+	int64_t seconds, micros;
 
-	if (!(v >= 0 && v <= 253402300799.0))
+	if (!(v >= 0 && v < 253402300800.0))
+		return NULL;
+	seconds = (int64_t)v;
+	/* Microseconds are what PostgreSQL keeps; past them is float noise. */
+	micros = (int64_t)((v - (double)seconds) * 1e6 + 0.5);
+	if (micros >= 1000000) {
+		seconds++;
+		micros = 0;
+	}
+	/* 253402300799.9999996 rounds to the first second of 10000. */
+	if (seconds > 253402300799LL)
 		return NULL;
 	if ((ts = pbutil_alloc(a, sizeof(*ts))) == NULL)
 		return NULL;
 	google__protobuf__timestamp__init(ts);
-	ts->seconds = (int64_t)v;
-	/* Microseconds are what PostgreSQL keeps; past them is float noise. */
-	micros = (int64_t)((v - (double)ts->seconds) * 1e6 + 0.5);
-	if (micros >= 1000000) {
-		ts->seconds++;
-		micros = 0;
-	}
+	ts->seconds = seconds;
 	ts->nanos = (int32_t)micros * 1000;
 	return ts;
 }

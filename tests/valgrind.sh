@@ -10,7 +10,8 @@ if [[ ${BERTH_TEST_VALGRIND:-1} == 0 ]]; then echo "SKIP valgrind: not on a sani
 command -v valgrind >/dev/null || { echo "FAIL valgrind is not installed (scripts/install-deps)"; exit 1; }
 VG="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99"
 status=0
-for t in test_config test_authz test_apikey test_dotprompt test_mcp test_oauth test_crypto; do
+for t in test_config test_authz test_apikey test_dotprompt test_mcp test_oauth test_crypto \
+	test_request test_http test_pbutil; do
 	bin=$build/tests/unit/$t
 	[[ -x $bin ]] || { echo "FAIL $bin not built"; status=1; continue; }
 	[[ $t == test_mcp ]] && continue # needs a database: run by its wrapper below

@@ -5,7 +5,7 @@ set -euo pipefail
 src=${BERTH_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${BERTH_BUILDDIR:-$src}
 status=0
-for t in config auth validate mcp dotprompt lighthouse; do
+for t in config auth validate mcp dotprompt lighthouse pbutil; do
 	bin=$build/tests/fuzz/replay_$t
 	corpus=$src/tests/fuzz/corpus/$t
 	if out=$(timeout 60 "$bin" "$corpus" 2>&1); then

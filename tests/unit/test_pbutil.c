@@ -73,6 +73,12 @@ test_ts_epoch(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
 	CU_ASSERT_EQUAL(ts->seconds, 1700000001);
 	CU_ASSERT_EQUAL(ts->nanos, 0);
+	/* ... but not past the last second of 9999. */
+	CU_ASSERT_PTR_NULL(pbutil_ts_epoch(&a, "253402300799.9999996"));
+	ts = pbutil_ts_epoch(&a, "253402300799.5");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ts);
+	CU_ASSERT_EQUAL(ts->seconds, 253402300799LL);
+	CU_ASSERT_EQUAL(ts->nanos, 500000000);
 	CU_ASSERT_PTR_NULL(pbutil_ts_epoch(&a, NULL));
 	CU_ASSERT_PTR_NULL(pbutil_ts_epoch(&a, ""));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
