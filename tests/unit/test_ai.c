@@ -5,7 +5,7 @@
  * exports AI_MOCK_URL, AI_MOCK_KEY and AI_MOCK_LOG). Each case checks what
  * came back and, from the mock's log, what went over the wire.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 
 #include "ai.h"
 #include "log.h"
+#include "unit.h"
 
 static const char *mock_url, *mock_key, *mock_log;
 static char openai_base[512], gemini_base[512];
@@ -358,8 +359,15 @@ test_bad_key_and_input(void)
 int
 main(void)
 {
-	CU_pSuite s;
-	unsigned failed;
+	static const struct unit_test tests[] = {
+		{ "ai", "OpenAI tool round trip", test_openai_tools },
+		{ "ai", "Anthropic tool round trip", test_anthropic_tools },
+		{ "ai", "Gemini tool round trip", test_gemini_tools },
+		{ "ai", "Anthropic OAuth headers", test_anthropic_oauth },
+		{ "ai", "misbehaving provider", test_misbehaving },
+		{ "ai", "bad key and bad input", test_bad_key_and_input },
+	};
+	int status;
 
 	mock_url = getenv("AI_MOCK_URL");
 	mock_key = getenv("AI_MOCK_KEY");
@@ -372,24 +380,7 @@ main(void)
 	snprintf(gemini_base, sizeof(gemini_base), "%s/v1beta", mock_url);
 	log_init("test_ai", LOG_LVL_ERROR);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("ai", NULL, NULL);
-	if (s == NULL ||
-	    !CU_add_test(s, "OpenAI tool round trip", test_openai_tools) ||
-	    !CU_add_test(
-	        s, "Anthropic tool round trip", test_anthropic_tools) ||
-	    !CU_add_test(s, "Gemini tool round trip", test_gemini_tools) ||
-	    !CU_add_test(s, "Anthropic OAuth headers", test_anthropic_oauth) ||
-	    !CU_add_test(s, "misbehaving provider", test_misbehaving) ||
-	    !CU_add_test(s, "bad key and bad input", test_bad_key_and_input)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return status;
 }

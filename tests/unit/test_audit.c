@@ -16,13 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 
 #include "audit.h"
 #include "db.h"
 #include "log.h"
+#include "unit.h"
 
 #define TEST_CHILD_APPENDS 100
 
@@ -510,21 +511,20 @@ test_invalid(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
-		{ "appends link and hash as documented", test_chain },
-		{ "append joins the caller's transaction", test_in_tx },
-		{ "two processes appending keep one chain", test_concurrent },
-		{ "an edited row is reported", test_tamper },
-		{ "deleted rows: retention ok, middle reported", test_delete },
-		{ "verify pages through many rows", test_many },
-		{ "bad action, address, details refused", test_invalid },
+	static const struct unit_test tests[] = {
+		{ "audit", "appends link and hash as documented", test_chain },
+		{ "audit", "append joins the caller's transaction",
+		    test_in_tx },
+		{ "audit", "two processes appending keep one chain",
+		    test_concurrent },
+		{ "audit", "an edited row is reported", test_tamper },
+		{ "audit", "deleted rows: retention ok, middle reported",
+		    test_delete },
+		{ "audit", "verify pages through many rows", test_many },
+		{ "audit", "bad action, address, details refused",
+		    test_invalid },
 	};
-	CU_pSuite s;
-	size_t i;
-	int failed;
+	int status;
 
 	if ((test_url = getenv("DATABASE_URL")) == NULL || *test_url == '\0') {
 		fprintf(stderr, "test_audit: DATABASE_URL not set; skipped\n");
@@ -538,25 +538,7 @@ main(void)
 		db_free(test_db);
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS) {
-		db_free(test_db);
-		return 1;
-	}
-	if ((s = CU_add_suite("audit", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = (int)(CU_get_number_of_tests_failed() +
-	    CU_get_number_of_failures());
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	db_free(test_db);
-	return failed == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
-fail:
-	fprintf(stderr, "test_audit: CUnit: %s\n", CU_get_error_msg());
-	CU_cleanup_registry();
-	db_free(test_db);
-	return 1;
+	return status;
 }

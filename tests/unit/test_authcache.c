@@ -15,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "authcache.h"
 #include "db.h"
 #include "log.h"
+#include "unit.h"
 
 static struct db *test_db;
 static struct db *other_db;
@@ -308,27 +309,30 @@ test_release_off(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
-		{ "a worker registers: LISTEN and a lease", test_register },
-		{ "an entry matches digest, kind and address", test_match },
-		{ "a notification empties, and is acknowledged", test_notify },
-		{ "a malformed payload, a barrier inside a transaction",
+	static const struct unit_test tests[] = {
+		{ "authcache", "a worker registers: LISTEN and a lease",
+		    test_register },
+		{ "authcache", "an entry matches digest, kind and address",
+		    test_match },
+		{ "authcache", "a notification empties, and is acknowledged",
+		    test_notify },
+		{ "authcache",
+		    "a malformed payload, a barrier inside a transaction",
 		    test_bad_input },
-		{ "the barrier waits out an unacknowledged lease",
+		{ "authcache", "the barrier waits out an unacknowledged lease",
 		    test_barrier_waits },
-		{ "an epoch ahead of the notifications empties the cache",
+		{ "authcache",
+		    "an epoch ahead of the notifications empties the cache",
 		    test_epoch_ahead },
-		{ "agent listings follow berth_agents", test_agents },
-		{ "a lost connection drops the cache", test_lost_connection },
-		{ "release, and the cache turned off", test_release_off },
+		{ "authcache", "agent listings follow berth_agents",
+		    test_agents },
+		{ "authcache", "a lost connection drops the cache",
+		    test_lost_connection },
+		{ "authcache", "release, and the cache turned off",
+		    test_release_off },
 	};
 	const char *url = getenv("DATABASE_URL");
-	CU_pSuite s;
-	size_t i;
-	int failed;
+	int status;
 
 	if (url == NULL || *url == '\0') {
 		fprintf(
@@ -346,24 +350,8 @@ main(void)
 		db_free(other_db);
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		goto fail;
-	if ((s = CU_add_suite("authcache", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = (int)(CU_get_number_of_tests_failed() +
-	    CU_get_number_of_failures());
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	db_free(test_db);
 	db_free(other_db);
-	return failed == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
-fail:
-	CU_cleanup_registry();
-	db_free(test_db);
-	db_free(other_db);
-	return 1;
+	return status;
 }

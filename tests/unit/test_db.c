@@ -23,12 +23,13 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "db.h"
 #include "limit.h"
 #include "log.h"
 #include "migrate.h"
+#include "unit.h"
 
 /* The tables the architecture lists; 001_schema.sql must create each. */
 static const char *const test_tables[] = { "users", "user_roles", "api_keys",
@@ -1057,34 +1058,32 @@ test_migrate_default_dir(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} db_tests[] = {
-		{ "prepared statements and parameters", test_prepared },
-		{ "SQL errors carry their SQLSTATE", test_sql_error },
-		{ "db_tx commits, rolls back, retries", test_tx },
-		{ "db_tx refuses nesting", test_tx_nested },
-		{ "lost connection: retried outside a tx only",
+	static const struct unit_test tests[] = {
+		{ "db", "prepared statements and parameters", test_prepared },
+		{ "db", "SQL errors carry their SQLSTATE", test_sql_error },
+		{ "db", "db_tx commits, rolls back, retries", test_tx },
+		{ "db", "db_tx refuses nesting", test_tx_nested },
+		{ "db", "lost connection: retried outside a tx only",
 		    test_reconnect },
-		{ "unreachable database fails fast", test_unreachable },
-		{ "silent server: connect_timeout and rate limit",
+		{ "db", "unreachable database fails fast", test_unreachable },
+		{ "db", "silent server: connect_timeout and rate limit",
 		    test_never_hang },
-		{ "no password in the logs", test_no_secret_logged },
-	}, mig_tests[] = {
-		{ "apply on an empty database, then again", test_migrate_fresh },
-		{ "001 constraints hold", test_schema_constraints },
-		{ "two processes at once", test_migrate_concurrent },
-		{ "edited applied file is refused", test_migrate_checksum },
-		{ "bad file names are refused", test_migrate_bad_names },
-		{ "failing migration is rolled back", test_migrate_rollback },
-		{ "out of order, too big, NUL byte",
+		{ "db", "no password in the logs", test_no_secret_logged },
+		{ "migrate", "apply on an empty database, then again",
+		    test_migrate_fresh },
+		{ "migrate", "001 constraints hold", test_schema_constraints },
+		{ "migrate", "two processes at once", test_migrate_concurrent },
+		{ "migrate", "edited applied file is refused",
+		    test_migrate_checksum },
+		{ "migrate", "bad file names are refused",
+		    test_migrate_bad_names },
+		{ "migrate", "failing migration is rolled back",
+		    test_migrate_rollback },
+		{ "migrate", "out of order, too big, NUL byte",
 		    test_migrate_order_and_limits },
-		{ "default folder", test_migrate_default_dir },
+		{ "migrate", "default folder", test_migrate_default_dir },
 	};
-	CU_pSuite s;
-	size_t i;
-	int failed;
+	int status;
 
 	if ((test_admin_url = getenv("DATABASE_URL")) == NULL ||
 	    *test_admin_url == '\0') {
@@ -1100,29 +1099,8 @@ main(void)
 		db_free(test_admin);
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	if ((s = CU_add_suite("db", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(db_tests) / sizeof(db_tests[0]); i++)
-		if (CU_add_test(s, db_tests[i].name, db_tests[i].fn) == NULL)
-			goto fail;
-	if ((s = CU_add_suite("migrate", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(mig_tests) / sizeof(mig_tests[0]); i++)
-		if (CU_add_test(s, mig_tests[i].name, mig_tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = (int)(CU_get_number_of_tests_failed() +
-	    CU_get_number_of_failures());
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	test_drop_dbs();
 	db_free(test_admin);
-	return failed == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
-fail:
-	fprintf(stderr, "test_db: CUnit: %s\n", CU_get_error_msg());
-	CU_cleanup_registry();
-	db_free(test_admin);
-	return 1;
+	return status;
 }

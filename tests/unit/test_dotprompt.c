@@ -6,7 +6,7 @@
  *   bad/NAME.prompt + NAME.expect        "LINE<TAB>text the error holds".
  * The checks below that are not files are about caps and hostile sizes.
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "dotprompt.h"
+#include "unit.h"
 
 static char test_dir[1024];
 
@@ -280,29 +281,16 @@ test_whitespace_control(void)
 int
 main(void)
 {
+	static const struct unit_test tests[] = {
+		{ "dotprompt", "good files parse and render", test_good_files },
+		{ "dotprompt", "whitespace control", test_whitespace_control },
+		{ "dotprompt", "bad files name line and reason",
+		    test_bad_files },
+		{ "dotprompt", "caps", test_caps },
+	};
 	const char *src = getenv("BERTH_SRCDIR");
-	CU_pSuite suite;
-	unsigned failed;
 
 	snprintf(test_dir, sizeof(test_dir), "%s/tests/fixtures/dotprompt",
 	    src ? src : ".");
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	suite = CU_add_suite("dotprompt", NULL, NULL);
-	if (suite == NULL ||
-	    !CU_add_test(
-	        suite, "good files parse and render", test_good_files) ||
-	    !CU_add_test(
-	        suite, "whitespace control", test_whitespace_control) ||
-	    !CU_add_test(
-	        suite, "bad files name line and reason", test_bad_files) ||
-	    !CU_add_test(suite, "caps", test_caps)) {
-		CU_cleanup_registry();
-		return 1;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failed ? 1 : 0;
+	return unit_run(tests, UNIT_COUNT(tests));
 }

@@ -17,13 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "audit.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
 #include "maintenance.h"
+#include "unit.h"
 
 static const char *test_url;
 static struct db *test_db;
@@ -310,21 +311,20 @@ test_runs(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
-		{ "nothing to do", test_empty },
-		{ "audit: all old, the newest row stays", test_audit_all_old },
-		{ "audit: clock skew, only the prefix goes", test_audit_skew },
-		{ "lock held elsewhere: skipped", test_skipped },
-		{ "lock lost between batches: the pass stops", test_lock_lost },
-		{ "database down", test_down },
-		{ "runs: only finished and acknowledged ones go", test_runs },
+	static const struct unit_test tests[] = {
+		{ "maintenance", "nothing to do", test_empty },
+		{ "maintenance", "audit: all old, the newest row stays",
+		    test_audit_all_old },
+		{ "maintenance", "audit: clock skew, only the prefix goes",
+		    test_audit_skew },
+		{ "maintenance", "lock held elsewhere: skipped", test_skipped },
+		{ "maintenance", "lock lost between batches: the pass stops",
+		    test_lock_lost },
+		{ "maintenance", "database down", test_down },
+		{ "maintenance", "runs: only finished and acknowledged ones go",
+		    test_runs },
 	};
-	CU_pSuite s;
-	size_t i;
-	int failed;
+	int status;
 
 	if ((test_url = getenv("DATABASE_URL")) == NULL || *test_url == '\0') {
 		fprintf(stderr,
@@ -344,25 +344,8 @@ main(void)
 		config_free(test_cfg);
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		goto fail;
-	if ((s = CU_add_suite("maintenance", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = (int)(CU_get_number_of_tests_failed() +
-	    CU_get_number_of_failures());
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	db_free(test_db);
 	config_free(test_cfg);
-	return failed == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
-fail:
-	fprintf(stderr, "test_maintenance: CUnit: %s\n", CU_get_error_msg());
-	CU_cleanup_registry();
-	db_free(test_db);
-	config_free(test_cfg);
-	return 1;
+	return status;
 }

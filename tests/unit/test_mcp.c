@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <json-c/json.h>
 
 #include "agent_tools.h"
@@ -23,6 +23,7 @@
 #include "principal.h"
 #include "runner.h"
 #include "tools.h"
+#include "unit.h"
 
 /* ---------------------------------------------------------------------
  * Fake session store.
@@ -1744,6 +1745,26 @@ test_check_args(void)
 int
 main(void)
 {
+	static const struct unit_test tests[] = {
+		{ "mcp", "initialize", test_initialize },
+		{ "mcp", "legacy methods", test_legacy_methods },
+		{ "mcp", "sessions", test_sessions },
+		{ "mcp", "versions", test_versions },
+		{ "mcp", "modern", test_modern },
+		{ "mcp", "modern headers", test_modern_headers },
+		{ "mcp", "jsonrpc errors", test_jsonrpc_errors },
+		{ "mcp", "batches", test_batches },
+		{ "mcp", "tools_list pages", test_tools_list_pages },
+		{ "mcp", "tools_list pages kept", test_tools_list_kept },
+		{ "mcp", "tools/call", test_tools_call },
+		{ "mcp", "tools_list results kept",
+		    test_tools_list_results_kept },
+		{ "mcp", "agent tools", test_agent_tools },
+		{ "mcp", "tools_check_args", test_check_args },
+		{ "mcp", "accept", test_accept },
+		{ "mcp", "streaming", test_streaming },
+		{ "mcp", "prompts and resources", test_prompts_resources },
+	};
 	static const char yaml[] = "environments: [default, production]\n";
 	static const char *const setup[] = {
 		"TRUNCATE station_status",
@@ -1758,8 +1779,7 @@ main(void)
 	};
 	size_t i;
 	const char *url = getenv("DATABASE_URL");
-	CU_pSuite s;
-	unsigned fails;
+	int status;
 
 	if (url == NULL || url[0] == '\0') {
 		fprintf(stderr, "test_mcp: DATABASE_URL not set, skipping\n");
@@ -1782,31 +1802,8 @@ main(void)
 	test_ctx.store = &fake_store;
 	test_ctx.environment = "default";
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 1;
-	s = CU_add_suite("mcp", NULL, NULL);
-	CU_add_test(s, "initialize", test_initialize);
-	CU_add_test(s, "legacy methods", test_legacy_methods);
-	CU_add_test(s, "sessions", test_sessions);
-	CU_add_test(s, "versions", test_versions);
-	CU_add_test(s, "modern", test_modern);
-	CU_add_test(s, "modern headers", test_modern_headers);
-	CU_add_test(s, "jsonrpc errors", test_jsonrpc_errors);
-	CU_add_test(s, "batches", test_batches);
-	CU_add_test(s, "tools_list pages", test_tools_list_pages);
-	CU_add_test(s, "tools_list pages kept", test_tools_list_kept);
-	CU_add_test(s, "tools/call", test_tools_call);
-	CU_add_test(s, "tools_list results kept", test_tools_list_results_kept);
-	CU_add_test(s, "agent tools", test_agent_tools);
-	CU_add_test(s, "tools_check_args", test_check_args);
-	CU_add_test(s, "accept", test_accept);
-	CU_add_test(s, "streaming", test_streaming);
-	CU_add_test(s, "prompts and resources", test_prompts_resources);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	fails = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	db_free(test_db);
 	config_free(test_cfg);
-	return fails == 0 ? 0 : 1;
+	return status;
 }

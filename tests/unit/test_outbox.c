@@ -11,11 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 
 #include "db.h"
 #include "log.h"
 #include "outbox.h"
+#include "unit.h"
 
 static struct db *test_db;
 
@@ -141,19 +142,15 @@ test_take_ack(void)
 int
 main(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(void);
-	} tests[] = {
-		{ "finish a run and enqueue its report", test_finish },
-		{ "no report without its run", test_atomic },
-		{ "take, retry delay, re-arm, refuse, acknowledge",
+	static const struct unit_test tests[] = {
+		{ "outbox", "finish a run and enqueue its report",
+		    test_finish },
+		{ "outbox", "no report without its run", test_atomic },
+		{ "outbox", "take, retry delay, re-arm, refuse, acknowledge",
 		    test_take_ack },
 	};
 	const char *url = getenv("DATABASE_URL");
-	CU_pSuite s;
-	size_t i;
-	int failed;
+	int status;
 
 	if (url == NULL || *url == '\0') {
 		fprintf(stderr, "test_outbox: DATABASE_URL not set; skipped\n");
@@ -166,25 +163,7 @@ main(void)
 		db_free(test_db);
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS) {
-		db_free(test_db);
-		return 1;
-	}
-	if ((s = CU_add_suite("outbox", NULL, NULL)) == NULL)
-		goto fail;
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (CU_add_test(s, tests[i].name, tests[i].fn) == NULL)
-			goto fail;
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = (int)(CU_get_number_of_tests_failed() +
-	    CU_get_number_of_failures());
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	db_free(test_db);
-	return failed == 0 && CU_get_error() == CUE_SUCCESS ? 0 : 1;
-fail:
-	fprintf(stderr, "test_outbox: CUnit: %s\n", CU_get_error_msg());
-	CU_cleanup_registry();
-	db_free(test_db);
-	return 1;
+	return status;
 }

@@ -9,7 +9,7 @@
  * (tests/unit/test_session.sh starts a private one and runs `berth
  * migrate`).
  */
-#include <CUnit/Basic.h>
+#include <CUnit/CUnit.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +19,7 @@
 #include "db.h"
 #include "log.h"
 #include "session.h"
+#include "unit.h"
 
 static struct db *test_db;
 
@@ -229,9 +230,14 @@ test_session_lifecycle(void)
 int
 main(void)
 {
+	static const struct unit_test tests[] = {
+		{ "session", "authfail_check and authfail_clear",
+		    test_authfail_check_clear },
+		{ "session", "create, read back, rotate, delete",
+		    test_session_lifecycle },
+	};
 	const char *url = getenv("DATABASE_URL");
-	CU_pSuite suite;
-	unsigned failures;
+	int status;
 
 	log_init("test_session", LOG_LVL_ERROR);
 	if (url == NULL || *url == '\0') {
@@ -244,20 +250,7 @@ main(void)
 		db_free(test_db);
 		return 1;
 	}
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 99;
-	if ((suite = CU_add_suite("session", NULL, NULL)) == NULL ||
-	    CU_add_test(suite, "authfail_check and authfail_clear",
-	        test_authfail_check_clear) == NULL ||
-	    CU_add_test(suite, "create, read back, rotate, delete",
-	        test_session_lifecycle) == NULL) {
-		CU_cleanup_registry();
-		return 99;
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures();
-	CU_cleanup_registry();
+	status = unit_run(tests, UNIT_COUNT(tests));
 	db_free(test_db);
-	return failures == 0 ? 0 : 1;
+	return status;
 }

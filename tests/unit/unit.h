@@ -2,7 +2,8 @@
  * unit.h - the main() every CUnit suite of tests/unit shares: registers
  * a table of tests (grouped into suites by consecutive suite names), runs
  * them verbosely and turns the result into an exit status for make check.
- * Suites written before it still carry their own copy.
+ * Every suite of tests/unit uses it; set-up and tear-down (a database, a
+ * config, curl) stay in the suite's own main(), around unit_run().
  */
 #ifndef BERTH_TESTS_UNIT_H
 #define BERTH_TESTS_UNIT_H
