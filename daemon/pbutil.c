@@ -68,7 +68,8 @@ pbutil_ts_of(struct pbutil_arena *a, double v)
 	Google__Protobuf__Timestamp *ts;
 	int64_t seconds, micros;
 
-	if (!(v >= 0 && v < 253402300800.0))
+	/* The cast below is only defined for what fits; NaN fails too. */
+	if (!(v >= 0 && v < (double)(PBUTIL_TS_MAX_SECONDS + 1)))
 		return NULL;
 	seconds = (int64_t)v;
 	/* Microseconds are what PostgreSQL keeps; past them is float noise. */
@@ -78,7 +79,7 @@ pbutil_ts_of(struct pbutil_arena *a, double v)
 		micros = 0;
 	}
 	/* 253402300799.9999996 rounds to the first second of 10000. */
-	if (seconds > 253402300799LL)
+	if (seconds > PBUTIL_TS_MAX_SECONDS)
 		return NULL;
 	if ((ts = pbutil_alloc(a, sizeof(*ts))) == NULL)
 		return NULL;
@@ -99,9 +100,9 @@ pbutil_ts_epoch(struct pbutil_arena *a, const char *epoch)
 	if (epoch == NULL || *epoch == '\0' ||
 	    epoch[strspn(epoch, "0123456789.")] != '\0')
 		return NULL;
-	errno = 0;
+	/* An overflow (HUGE_VAL) is refused by pbutil_ts_of()'s range. */
 	v = strtod(epoch, &end);
-	if (end == epoch || *end != '\0' || errno == ERANGE)
+	if (end == epoch || *end != '\0')
 		return NULL;
 	return pbutil_ts_of(a, v);
 }
@@ -134,28 +135,37 @@ pbutil_ll(const char *s)
 	return end == s || *end != '\0' || errno == ERANGE ? 0 : v;
 }
 
-/* The time in a JSON number (seconds since the epoch); NULL for anything
- * else. */
-static Google__Protobuf__Timestamp *
-pbutil_ts_json(struct pbutil_arena *a, struct json_object *o)
-{
-	if (!json_object_is_type(o, json_type_int) &&
-	    !json_object_is_type(o, json_type_double))
-		return NULL;
-	return pbutil_ts_of(a, json_object_get_double(o));
-}
-
-/* o[key] when it is a JSON number (clamped to int64), else 0. */
-static int64_t
-pbutil_jint(struct json_object *o, const char *key)
+/* o[key] when it is a JSON number, else NULL. */
+static struct json_object *
+pbutil_jnum(struct json_object *o, const char *key)
 {
 	struct json_object *v;
 
 	if (!json_object_object_get_ex(o, key, &v) ||
 	    (!json_object_is_type(v, json_type_int) &&
 	        !json_object_is_type(v, json_type_double)))
-		return 0;
-	return json_object_get_int64(v);
+		return NULL;
+	return v;
+}
+
+/* o[key] as an integer when it is a JSON number (clamped to int64),
+ * else 0. */
+static int64_t
+pbutil_jint(struct json_object *o, const char *key)
+{
+	struct json_object *v = pbutil_jnum(o, key);
+
+	return v != NULL ? json_object_get_int64(v) : 0;
+}
+
+/* The time in o[key] when it is a JSON number (seconds since the epoch),
+ * else NULL. */
+static Google__Protobuf__Timestamp *
+pbutil_jts(struct pbutil_arena *a, struct json_object *o, const char *key)
+{
+	struct json_object *v = pbutil_jnum(o, key);
+
+	return v != NULL ? pbutil_ts_of(a, json_object_get_double(v)) : NULL;
 }
 
 /* Is o[key] JSON true (not merely something json-c would call true)? */
@@ -253,8 +263,7 @@ pbutil_tool_calls(struct pbutil_arena *a, const char *json, size_t *n)
 		tc->result = pbutil_strdup(a, pbutil_jstr(o, "result"));
 		tc->duration_ms = pbutil_jint(o, "duration_ms");
 		tc->success = pbutil_jtrue(o, "success");
-		json_object_object_get_ex(o, "at", &v);
-		tc->timestamp = pbutil_ts_json(a, v);
+		tc->timestamp = pbutil_jts(a, o, "at");
 		out[(*n)++] = tc;
 	}
 	json_object_put(arr);
@@ -265,7 +274,7 @@ Lighthouse__V1__ExecutionStep **
 pbutil_steps(struct pbutil_arena *a, const char *json, size_t *n)
 {
 	Lighthouse__V1__ExecutionStep **out = NULL, *st;
-	struct json_object *arr = pbutil_array(json, n), *o, *p, *v;
+	struct json_object *arr = pbutil_array(json, n), *o, *p;
 	size_t i, len;
 	const char *kind;
 	char desc[160];
@@ -298,8 +307,7 @@ pbutil_steps(struct pbutil_arena *a, const char *json, size_t *n)
 		}
 		st->description = pbutil_strdup(a, desc);
 		st->duration_ms = pbutil_jint(p, "duration_ms");
-		json_object_object_get_ex(o, "at", &v);
-		st->timestamp = pbutil_ts_json(a, v);
+		st->timestamp = pbutil_jts(a, o, "at");
 		out[(*n)++] = st;
 	}
 	json_object_put(arr);

@@ -32,6 +32,9 @@ char *pbutil_strdup(struct pbutil_arena *a, const char *s);
 /* An array of n pointers owned by a. */
 void **pbutil_ptrs(struct pbutil_arena *a, size_t n);
 
+/* The last second a Timestamp may hold: 9999-12-31T23:59:59Z. */
+#define PBUTIL_TS_MAX_SECONDS 253402300799LL
+
 /*
  * A Timestamp from PostgreSQL's epoch text ("1700000000.123456", to the
  * microsecond), or NULL for NULL, empty or any other text, and for a time

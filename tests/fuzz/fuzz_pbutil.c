@@ -17,8 +17,8 @@ fuzz_check_ts(const Google__Protobuf__Timestamp *ts)
 {
 	if (ts == NULL)
 		return;
-	if (ts->seconds < 0 || ts->seconds > 253402300799LL || ts->nanos < 0 ||
-	    ts->nanos > 999999999)
+	if (ts->seconds < 0 || ts->seconds > PBUTIL_TS_MAX_SECONDS ||
+	    ts->nanos < 0 || ts->nanos > 999999999)
 		abort();
 }
 
