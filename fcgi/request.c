@@ -126,7 +126,7 @@ request_parse_length(const char *s)
 }
 
 /* enum request_hdr's names, in its order. */
-static const struct {
+static const struct request_name {
 	const char *name;
 	size_t len;
 } request_names[REQ__COUNT] = {
@@ -194,11 +194,10 @@ request_hdr_of(const char *name, size_t n)
 	 * length (SERVER_NAME, REMOTE_PORT, REQUEST_URI, HTTP_ACCEPT) without
 	 * a call. */
 	for (i = 0; i < REQUEST_PER_LEN && c[i] != 0; i++) {
-		const char *cand = request_names[c[i] - 1].name;
+		const struct request_name *e = &request_names[c[i] - 1];
 
-		if (request_names[c[i] - 1].len == n &&
-		    cand[n - 1] == name[n - 1] &&
-		    memcmp(cand, name, n - 1) == 0)
+		if (e->len == n && e->name[n - 1] == name[n - 1] &&
+		    memcmp(e->name, name, n - 1) == 0)
 			return (enum request_hdr)(c[i] - 1);
 	}
 	return REQ__COUNT;
